@@ -1,0 +1,136 @@
+"""Formula expressions shared by every front-end: hash-consed nodes that name a kir op.
+
+The string DSL and the Python builders both produce `Expr` trees; `kir.builder` turns a tree
+into kir IR for a given element type. Nodes are interned at construction ("hash-consing"), so
+a subexpression written twice is one node and is emitted once. Shapes are checked here, with
+the same `infer_type` rule the dialect's verifier uses, so a bad formula fails where it is
+written rather than later in a pass.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Hashable
+from typing import Any
+
+from xdsl.dialects.builtin import f64
+from xdsl.ir import Operation
+from xdsl.utils.exceptions import VerifyException
+
+from kir.dialect.formula import ConstantOp, VarOp
+from kir.dialect.types import VecType
+from kir.errors import FormulaError
+
+_INTERNED: weakref.WeakValueDictionary[tuple, Expr] = weakref.WeakValueDictionary()
+
+
+class Expr:
+    """A node of a formula: a kir op class applied to argument nodes, with attributes.
+
+    `dim` and `category` give the node's value shape. Nodes are unique per (op, args, attrs):
+    compare them with `is` (or `==`, which is the same).
+    """
+
+    __slots__ = ("op", "args", "attrs", "dim", "category", "__weakref__")
+
+    op: type[Operation]
+    args: tuple[Expr, ...]
+    attrs: tuple[tuple[str, Hashable], ...]
+    dim: int
+    category: str
+
+    def __new__(
+        cls,
+        op: type[Operation],
+        args: tuple[Expr, ...],
+        attrs: tuple[tuple[str, Hashable], ...],
+        dim: int,
+        category: str,
+    ) -> Expr:
+        key = (op, tuple(id(a) for a in args), attrs)
+        existing = _INTERNED.get(key)
+        if existing is not None:
+            return existing
+        node = super().__new__(cls)
+        node.op, node.args, node.attrs, node.dim, node.category = op, args, attrs, dim, category
+        _INTERNED[key] = node
+        return node
+
+    @property
+    def attributes(self) -> dict[str, Any]:
+        """The node's attributes as a dict (e.g. {'index': 0} for a variable)."""
+        return dict(self.attrs)
+
+    def walk(self) -> list[Expr]:
+        """Every node of the tree once, operands before their users."""
+        order: list[Expr] = []
+        seen: set[int] = set()
+        stack: list[tuple[Expr, bool]] = [(self, False)]
+        while stack:
+            node, expanded = stack.pop()
+            if id(node) in seen:
+                continue
+            if expanded:
+                seen.add(id(node))
+                order.append(node)
+                continue
+            stack.append((node, True))
+            stack.extend((arg, False) for arg in reversed(node.args) if id(arg) not in seen)
+        return order
+
+    def __repr__(self) -> str:
+        attrs = ", ".join(f"{k}={v!r}" for k, v in self.attrs)
+        inner = ", ".join([repr(a) for a in self.args] + ([attrs] if attrs else []))
+        return f"{self.op.name}({inner})"
+
+
+def variable(index: int, dim: int, category: str) -> Expr:
+    """The argument at position `index`: category 'i' (Vi), 'j' (Vj) or 'p' (Pm)."""
+    if category not in ("i", "j", "p"):
+        raise FormulaError(f"a variable's category is i, j or p, not {category!r}")
+    if index < 0:
+        raise FormulaError(f"a variable's position must be >= 0, got {index}")
+    if dim < 1:
+        raise FormulaError(f"a variable's dimension must be >= 1, got {dim}")
+    return Expr(VarOp, (), (("index", index),), dim, category)
+
+
+def constant(values: tuple[float, ...] | float) -> Expr:
+    """A constant vector (a scalar when given one number)."""
+    if not isinstance(values, tuple):
+        values = (float(values),)
+    values = tuple(float(v) for v in values)
+    return Expr(ConstantOp, (), (("values", values),), len(values), "p")
+
+
+def apply(op: type[Operation], *args: Expr, **attrs: Hashable) -> Expr:
+    """`op` applied to `args`; raises FormulaError when the shapes do not fit the op's rule."""
+    operand_types = [VecType(a.dim, f64, a.category) for a in args]
+    try:
+        result = op.infer_type(*operand_types)  # type: ignore[attr-defined]
+    except VerifyException as error:
+        shapes = ", ".join(f"dimension {a.dim}" for a in args)
+        raise FormulaError(f"{error} (operands: {shapes})") from None
+    return Expr(op, tuple(args), tuple(sorted(attrs.items())), result.size, result.cat)
+
+
+def variables_of(roots: list[Expr]) -> dict[int, Expr]:
+    """The variables the formulas use, by argument position."""
+    found: dict[int, Expr] = {}
+    for root in roots:
+        for node in root.walk():
+            if node.op is VarOp:
+                index = node.attributes["index"]
+                other = found.get(index)
+                if other is not None and other is not node:
+                    raise FormulaError(
+                        f"argument {index} is used with two shapes: "
+                        f"{_describe(other)} and {_describe(node)}"
+                    )
+                found[index] = node
+    return dict(sorted(found.items()))
+
+
+def _describe(var: Expr) -> str:
+    spelling = {"i": "Vi", "j": "Vj", "p": "Pm"}[var.category]
+    return f"{spelling}({var.attributes['index']},{var.dim})"

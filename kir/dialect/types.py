@@ -1,0 +1,162 @@
+"""Types of the kir dialects: small vectors tagged by category, and reduction accumulators.
+
+A formula value is a short vector (`!kir.vec<3xf32, i>`) whose category says which index it
+depends on:
+
+- ``i``: an i-indexed variable or anything computed from i-variables and parameters only;
+- ``j``: the same for j;
+- ``p``: parameters and constants (no index);
+- ``ij``: depends on both indices (the pairwise formula itself).
+
+Categories join like sets: ``join(i, p) = i``, ``join(i, j) = ij``. Back-ends use them to hoist
+work out of the inner loop; verifiers use them to reject ill-formed IR.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from xdsl.dialects.builtin import (
+    Float32Type,
+    Float64Type,
+    IntAttr,
+    IntegerType,
+    StringAttr,
+    f32,
+    f64,
+    i64,
+)
+from xdsl.ir import Attribute, ParametrizedAttribute, TypeAttribute
+from xdsl.irdl import irdl_attr_definition, param_def
+from xdsl.parser import AttrParser
+from xdsl.printer import Printer
+from xdsl.utils.exceptions import VerifyException
+
+CATEGORIES = ("i", "j", "p", "ij")
+"""The four categories of a formula value, in the spelling of the textual IR."""
+
+FLOAT_TYPES = (Float32Type, Float64Type)
+
+
+def join_categories(categories: Iterable[str]) -> str:
+    """The category of a value computed from values of the given categories."""
+    seen = set("".join(categories))
+    if "i" in seen and "j" in seen:
+        return "ij"
+    if "i" in seen:
+        return "i"
+    if "j" in seen:
+        return "j"
+    return "p"
+
+
+def element_type_name(element_type: Attribute) -> str:
+    """Short spelling of an element type: 'f32', 'f64' or 'i64'."""
+    if isinstance(element_type, Float32Type):
+        return "f32"
+    if isinstance(element_type, Float64Type):
+        return "f64"
+    if isinstance(element_type, IntegerType) and element_type.width.data == 64:
+        return "i64"
+    raise VerifyException(f"kir vectors hold f32, f64 or i64 entries, not {element_type}")
+
+
+ELEMENT_TYPES = {"f32": f32, "f64": f64, "i64": i64}
+
+
+@irdl_attr_definition
+class VecType(ParametrizedAttribute, TypeAttribute):
+    """A small vector of `dim` entries with a category: `!kir.vec<3xf32, i>`."""
+
+    name = "kir.vec"
+
+    dim: IntAttr = param_def(converter=IntAttr.get)
+    element_type: Attribute
+    category: StringAttr = param_def(converter=StringAttr.get)
+
+    def __init__(self, dim: int | IntAttr, element_type: Attribute, category: str | StringAttr):
+        super().__init__(dim, element_type, category)
+
+    @property
+    def size(self) -> int:
+        """Number of entries."""
+        return self.dim.data
+
+    @property
+    def cat(self) -> str:
+        """Category as a plain string."""
+        return self.category.data
+
+    @property
+    def dtype_name(self) -> str:
+        """Element type spelled 'f32', 'f64' or 'i64'."""
+        return element_type_name(self.element_type)
+
+    def with_(
+        self, dim: int | None = None, category: str | None = None, element_type: Attribute | None = None
+    ) -> VecType:
+        """A copy with some parameters replaced."""
+        return VecType(
+            self.size if dim is None else dim,
+            self.element_type if element_type is None else element_type,
+            self.cat if category is None else category,
+        )
+
+    def verify(self) -> None:
+        if self.dim.data < 1:
+            raise VerifyException(f"kir.vec needs a positive dimension, got {self.dim.data}")
+        element_type_name(self.element_type)
+        if self.category.data not in CATEGORIES:
+            raise VerifyException(
+                f"kir.vec category must be one of {', '.join(CATEGORIES)}, got '{self.category.data}'"
+            )
+
+    def print_parameters(self, printer: Printer) -> None:
+        with printer.in_angle_brackets():
+            printer.print_int(self.dim.data)
+            printer.print_string("x")
+            printer.print_attribute(self.element_type)
+            printer.print_string(f", {self.category.data}")
+
+    @classmethod
+    def parse_parameters(cls, parser: AttrParser) -> Sequence[Attribute]:
+        with parser.in_angle_brackets():
+            dim = parser.parse_integer(allow_boolean=False, allow_negative=False)
+            parser.parse_shape_delimiter()
+            element_type = parser.parse_type()
+            parser.parse_punctuation(",")
+            category = parser.parse_identifier("kir.vec category (i, j, p or ij)")
+        return (IntAttr(dim), element_type, StringAttr(category))
+
+
+@irdl_attr_definition
+class AccType(ParametrizedAttribute, TypeAttribute):
+    """The running state of a reduction over vectors of `dim` entries: `!kirl.acc<sum, 1xf32>`.
+
+    What the state holds (a sum; a running max and a scaled sum; the best value and its index)
+    is decided by the reduction's rule, so the loop level can carry any reduction unchanged.
+    """
+
+    name = "kirl.acc"
+
+    kind: StringAttr = param_def(converter=StringAttr.get)
+    dim: IntAttr = param_def(converter=IntAttr.get)
+    element_type: Attribute
+
+    def __init__(self, kind: str | StringAttr, dim: int | IntAttr, element_type: Attribute):
+        super().__init__(kind, dim, element_type)
+
+    def print_parameters(self, printer: Printer) -> None:
+        with printer.in_angle_brackets():
+            printer.print_string(f"{self.kind.data}, {self.dim.data}x")
+            printer.print_attribute(self.element_type)
+
+    @classmethod
+    def parse_parameters(cls, parser: AttrParser) -> Sequence[Attribute]:
+        with parser.in_angle_brackets():
+            kind = parser.parse_identifier("reduction kind")
+            parser.parse_punctuation(",")
+            dim = parser.parse_integer(allow_boolean=False, allow_negative=False)
+            parser.parse_shape_delimiter()
+            element_type = parser.parse_type()
+        return (StringAttr(kind), IntAttr(dim), element_type)
