@@ -1,0 +1,41 @@
+"""kir's passes, by name: the one table `kir-opt` and the compile pipeline both read."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from xdsl.passes import ModulePass
+
+
+def _lower_to_loops() -> type[ModulePass]:
+    from kir.passes.lower_to_loops import LowerToLoops
+
+    return LowerToLoops
+
+
+def _block_reduction() -> type[ModulePass]:
+    from kir.passes.block_reduction import BlockReduction
+
+    return BlockReduction
+
+
+def _cse() -> type[ModulePass]:
+    from xdsl.transforms.common_subexpression_elimination import CommonSubexpressionElimination
+
+    return CommonSubexpressionElimination
+
+
+def _dce() -> type[ModulePass]:
+    from xdsl.transforms.dead_code_elimination import DeadCodeElimination
+
+    return DeadCodeElimination
+
+
+def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
+    """Pass name -> lazy factory of the pass class (imports stay off the start-up path)."""
+    return {
+        "cse": _cse,
+        "dce": _dce,
+        "kir-lower-to-loops": _lower_to_loops,
+        "kir-block-reduction": _block_reduction,
+    }

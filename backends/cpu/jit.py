@@ -1,0 +1,73 @@
+"""LLVM IR -> optimized machine code for the host, JIT-loaded, callable through ctypes."""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+from functools import cache
+
+import llvmlite.binding as llvm
+from llvmlite import ir
+
+KERNEL_CFUNC = ctypes.CFUNCTYPE(
+    None, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p
+)
+"""void kernel(begin, end, reduced, args, outs); ctypes releases the GIL during the call."""
+
+_LOCK = threading.Lock()
+
+
+@cache
+def host_target_machine() -> llvm.TargetMachine:
+    """A target machine for this CPU, its name and features read from LLVM."""
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+    target = llvm.Target.from_default_triple()
+    return target.create_target_machine(
+        cpu=llvm.get_host_cpu_name(),
+        features=llvm.get_host_cpu_features().flatten(),
+        opt=3,
+        codemodel="jitdefault",
+    )
+
+
+def optimize(llvm_module: llvm.ModuleRef, target_machine: llvm.TargetMachine) -> None:
+    """Run LLVM's O3 pipeline for the target on `llvm_module` in place."""
+    options = llvm.create_pipeline_tuning_options(speed_level=3)
+    builder = llvm.create_pass_builder(target_machine, options)
+    builder.getModulePassManager().run(llvm_module, builder)
+
+
+def host_ir_module(module: ir.Module) -> ir.Module:
+    """`module` with the host's triple and data layout set."""
+    target_machine = host_target_machine()
+    module.triple = llvm.get_process_triple()
+    module.data_layout = str(target_machine.target_data)
+    return module
+
+
+class JitModule:
+    """Machine code for one LLVM module; keeps the engine, module and target machine alive
+    together (freeing one while another is in use crashes the process)."""
+
+    def __init__(self, module: ir.Module):
+        self.target_machine = host_target_machine()
+        with _LOCK:
+            self.llvm_module = llvm.parse_assembly(str(host_ir_module(module)))
+            self.llvm_module.verify()
+            optimize(self.llvm_module, self.target_machine)
+            self.engine = llvm.create_mcjit_compiler(self.llvm_module, self.target_machine)
+            self.engine.finalize_object()
+
+    def function(self, name: str) -> ctypes._CFuncPtr:
+        """The compiled kernel `name` as a ctypes function."""
+        address = self.engine.get_function_address(name)
+        if not address:
+            raise KeyError(f"no compiled function named {name!r}")
+        function = KERNEL_CFUNC(address)
+        function.owner = self  # the machine code lives as long as the engine
+        return function
+
+    def optimized_ir(self) -> str:
+        """The module's LLVM IR after optimization."""
+        return str(self.llvm_module)

@@ -1,0 +1,105 @@
+"""The reference evaluator: any formula-level kernel computed densely with NumPy in float64.
+
+It is the oracle of the differential tests and a back-end of its own for tiny problems. The
+(M, N) matrix of formula values is materialized, in slabs of output rows so that memory stays
+bounded; every op is evaluated by its `reference` rule from `kir.registry`, every reduction by
+its rule from `kir.reductions`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from xdsl.dialects.builtin import ModuleOp
+
+from kir.dialect.formula import ConstantOp, KernelOp, ReduceOp, VarOp
+from kir.reductions import REDUCTION_RULES
+from kir.registry import rule_for
+
+SLAB_ENTRIES = 1 << 23
+"""Upper bound on formula entries (rows x reduced size x dim) evaluated at once."""
+
+
+def single_kernel(module: ModuleOp | KernelOp) -> KernelOp:
+    """The one `kir.kernel` of a module (or the kernel itself)."""
+    if isinstance(module, KernelOp):
+        return module
+    kernels = [op for op in module.ops if isinstance(op, KernelOp)]
+    if len(kernels) != 1:
+        raise ValueError(f"expected one kir.kernel in the module, found {len(kernels)}")
+    return kernels[0]
+
+
+def _sizes(kernel: KernelOp, arrays: Sequence[np.ndarray]) -> tuple[int, int]:
+    sizes = {"i": None, "j": None}
+    for var in kernel.variables:
+        category = var.result.type.cat
+        if category in sizes:
+            sizes[category] = len(arrays[var.index.value.data])
+    return sizes["i"] or 0, sizes["j"] or 0
+
+
+def evaluate(
+    module: ModuleOp | KernelOp,
+    arrays: Sequence[np.ndarray],
+    sizes: tuple[int, int] | None = None,
+) -> list[np.ndarray]:
+    """The kernel's outputs, in float64 (int64 for index reductions), one array per output.
+
+    `arrays[k]` is argument k: shaped (M, dim) for an i-variable, (N, dim) for a j-variable,
+    (dim,) for a parameter. `sizes` gives (M, N) when no variable of a category exists.
+    """
+    kernel = single_kernel(module)
+    arrays = [np.asarray(a, dtype=np.float64) for a in arrays]
+    size_i, size_j = sizes or _sizes(kernel, arrays)
+    reductions = [value.owner for value in kernel.output.values]
+    axis = reductions[0].axis_value if reductions else 1
+    rows = size_i if axis == 1 else size_j
+    reduced = size_j if axis == 1 else size_i
+    widest = max([op.results[0].type.size for op in kernel.body.block.ops if op.results] + [1])
+    step = max(1, SLAB_ENTRIES // max(1, reduced * widest))
+
+    slabs: list[list[np.ndarray]] = [[] for _ in reductions]
+    for start in range(0, max(rows, 1), step):
+        rows_here = slice(start, min(start + step, rows))
+        for k, result in enumerate(_evaluate_slab(kernel, arrays, axis, rows_here, (size_i, size_j))):
+            slabs[k].append(result)
+    return [np.concatenate(parts, axis=0) for parts in slabs]
+
+
+def _evaluate_slab(
+    kernel: KernelOp,
+    arrays: list[np.ndarray],
+    axis: int,
+    rows: slice,
+    sizes: tuple[int, int],
+) -> list[np.ndarray]:
+    """Outputs for output rows `rows`; values are laid out (i, j, dim)."""
+    out_category = "i" if axis == 1 else "j"
+    values: dict[object, np.ndarray] = {}
+    outputs: list[np.ndarray] = []
+    for op in kernel.body.block.ops:
+        if isinstance(op, VarOp):
+            data = arrays[op.index.value.data]
+            category = op.result.type.cat
+            if category == "p":
+                values[op.result] = data.reshape(1, 1, -1)
+                continue
+            if category == out_category:
+                data = data[rows]
+            values[op.result] = data[:, None, :] if category == "i" else data[None, :, :]
+        elif isinstance(op, ConstantOp):
+            values[op.result] = np.asarray(op.values, dtype=np.float64).reshape(1, 1, -1)
+        elif isinstance(op, ReduceOp):
+            dense = values[op.operand]
+            size_i = rows.stop - rows.start if axis == 1 else sizes[0]
+            size_j = sizes[1] if axis == 1 else rows.stop - rows.start
+            dense = np.broadcast_to(dense, (size_i, size_j, op.operand.type.size))
+            outputs.append(REDUCTION_RULES[op.kind_name].reference(dense, op.axis_value))
+        elif op.results:
+            rule = rule_for(op)
+            attrs = {name: attr.value.data for name, attr in op.properties.items()}
+            with np.errstate(all="ignore"):
+                values[op.results[0]] = rule.reference(*(values[v] for v in op.operands), **attrs)
+    return outputs

@@ -1,0 +1,104 @@
+"""Checking and converting the arrays a kernel is called with (NumPy, or torch on the CPU).
+
+Every check names the argument, what was expected and what came. Inputs are never modified:
+a non-contiguous or non-native-byte-order array is copied, never rewritten.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from kir.errors import ArgumentError
+
+DTYPES = {"float32": np.float32, "float64": np.float64}
+SHORT_DTYPES = {"float32": "f32", "float64": "f64"}
+
+
+@dataclass(frozen=True)
+class ArgumentSpec:
+    """What a kernel expects at one argument position."""
+
+    position: int
+    name: str
+    dim: int
+    category: str  # 'i', 'j' or 'p'
+
+    def describe(self) -> str:
+        rows = {"i": "(M, {d})", "j": "(N, {d})", "p": "({d},)"}[self.category]
+        return f"argument {self.position} ('{self.name}', {rows.format(d=self.dim)})"
+
+
+def is_torch_tensor(value: object) -> bool:
+    """True for a torch.Tensor, without importing torch when the caller never did."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(value, torch.Tensor)
+
+
+def to_numpy(value: object, spec: ArgumentSpec) -> np.ndarray:
+    """A NumPy view (or copy) of one argument; torch CPU tensors are shared, not copied."""
+    if is_torch_tensor(value):
+        if value.device.type != "cpu":
+            raise ArgumentError(
+                f"{spec.describe()} is on {value.device}; this kir build runs on the CPU only "
+                "(the CUDA back-end is not available yet)"
+            )
+        value = value.detach().numpy()
+    if not isinstance(value, np.ndarray):
+        raise ArgumentError(
+            f"{spec.describe()} must be a NumPy array or a torch tensor, got {type(value).__name__}"
+        )
+    return value
+
+
+def check_arguments(
+    values: Sequence[object], specs: Sequence[ArgumentSpec], dtype: str | None
+) -> tuple[list[np.ndarray], str, int, int]:
+    """Validated C-contiguous arrays, their dtype name, and the sizes (M, N)."""
+    if len(values) != len(specs):
+        expected = ", ".join(s.name for s in specs)
+        raise ArgumentError(f"the kernel takes {len(specs)} arguments ({expected}), got {len(values)}")
+    arrays = [to_numpy(v, s) for v, s in zip(values, specs, strict=True)]
+
+    dtypes = {a.dtype.name for a in arrays}
+    for array, spec in zip(arrays, specs, strict=True):
+        if array.dtype.name not in DTYPES:
+            raise ArgumentError(f"{spec.describe()} has dtype {array.dtype}; kir takes float32 or float64")
+    if len(dtypes) > 1:
+        spelled = ", ".join(f"{s.name}: {a.dtype}" for a, s in zip(arrays, specs, strict=True))
+        raise ArgumentError(f"arguments must share one dtype, got {spelled}")
+    found = dtypes.pop() if dtypes else (dtype or "float32")
+    if dtype is not None and found != dtype:
+        raise ArgumentError(f"the kernel was compiled for {dtype}, the arguments are {found}")
+
+    sizes: dict[str, tuple[int, ArgumentSpec]] = {}
+    checked = []
+    for array, spec in zip(arrays, specs, strict=True):
+        if spec.category == "p":
+            if array.ndim == 2 and array.shape[0] == 1:
+                array = array.reshape(-1)
+            if array.shape != (spec.dim,):
+                raise ArgumentError(
+                    f"{spec.describe()}: expected shape ({spec.dim},), got {tuple(array.shape)}"
+                )
+        else:
+            if array.ndim != 2 or array.shape[1] != spec.dim:
+                rows = "M" if spec.category == "i" else "N"
+                raise ArgumentError(
+                    f"{spec.describe()}: expected a 2D array of shape ({rows}, {spec.dim}), "
+                    f"got shape {tuple(array.shape)}"
+                )
+            first = sizes.setdefault(spec.category, (array.shape[0], spec))
+            if first[0] != array.shape[0]:
+                index = spec.category
+                raise ArgumentError(
+                    f"{spec.describe()} has {array.shape[0]} rows but {first[1].describe()} has "
+                    f"{first[0]}: all {index}-variables must have the same number of rows"
+                )
+        checked.append(np.ascontiguousarray(array).astype(array.dtype.newbyteorder("="), copy=False))
+    size_i = sizes["i"][0] if "i" in sizes else None
+    size_j = sizes["j"][0] if "j" in sizes else None
+    return checked, found, size_i, size_j
