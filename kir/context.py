@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from io import StringIO
+
 from xdsl.context import Context
 from xdsl.dialects.arith import Arith
-from xdsl.dialects.builtin import Builtin
+from xdsl.dialects.builtin import Builtin, ModuleOp
 from xdsl.dialects.scf import Scf
+from xdsl.printer import Printer
 
 
 def kir_dialects() -> dict[str, object]:
@@ -32,3 +35,10 @@ def kir_context() -> Context:
     for name, factory in kir_dialects().items():
         context.register_dialect(name, factory)
     return context
+
+
+def module_text(module: ModuleOp) -> str:
+    """`module` in MLIR's custom textual form, ending with a newline."""
+    stream = StringIO()
+    Printer(stream=stream).print_op(module)
+    return stream.getvalue() + "\n"

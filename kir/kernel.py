@@ -11,12 +11,24 @@ import numpy as np
 from xdsl.dialects.builtin import ModuleOp
 
 from kir.builder import Reduction, build_kernel
+from kir.context import module_text
 from kir.errors import ArgumentError, KirError
 from kir.frontends.dsl import parse_aliases, parse_formula
 from kir.frontends.expr import Expr, variables_of
 from kir.pipeline import formula_passes, loop_passes, run_passes
 from kir.reductions import KEOPS_NAMES
 from kir.runtime.arrays import DTYPES, SHORT_DTYPES, ArgumentSpec, check_arguments, is_torch_tensor
+
+
+def signature(roots: Sequence[Expr], names: dict[int, str] | None = None) -> list[ArgumentSpec]:
+    """The arguments of a kernel over the formulas `roots`, by position; `names` label them."""
+    names = names or {}
+    used = variables_of(list(roots))
+    count = max(used) + 1 if used else 0
+    missing = [k for k in range(count) if k not in used]
+    if missing:
+        raise KirError(f"argument position(s) {missing} are neither declared nor used in the formula")
+    return [ArgumentSpec(k, names.get(k, f"arg{k}"), used[k].dim, used[k].category) for k in range(count)]
 
 
 @dataclass
@@ -34,36 +46,33 @@ class Kernel:
     N for axis=0): NumPy in, NumPy out; torch CPU tensors in, torch tensors out.
     """
 
-    def __init__(self, formula: str, aliases: Sequence[str], reduction: str, axis: int, dtype: str | None):
+    def __init__(
+        self,
+        expr: Expr,
+        args: Sequence[ArgumentSpec],
+        reduction: str = "Sum",
+        axis: int = 1,
+        dtype: str | None = None,
+    ):
         if reduction not in KEOPS_NAMES:
             raise KirError(f"unknown reduction {reduction!r}; kir knows {', '.join(KEOPS_NAMES)}")
         if axis not in (0, 1):
             raise KirError(f"axis must be 0 (reduce over i) or 1 (reduce over j), got {axis!r}")
         if dtype is not None and dtype not in DTYPES:
             raise KirError(f"dtype must be None, 'float32' or 'float64', got {dtype!r}")
-        self.formula, self.aliases, self.reduction, self.axis, self.dtype = (
-            formula,
-            list(aliases),
-            reduction,
-            axis,
-            dtype,
-        )
-        declared = parse_aliases(self.aliases)
-        self.expr: Expr = parse_formula(formula, declared)
-        self.args = self._signature(declared)
+        self.expr, self.args, self.reduction, self.axis, self.dtype = expr, list(args), reduction, axis, dtype
         self._compiled: dict[str, _Compiled] = {}
         self._lock = threading.Lock()
 
-    def _signature(self, declared: dict[str, Expr]) -> list[ArgumentSpec]:
+    @classmethod
+    def from_formula(
+        cls, formula: str, aliases: Sequence[str], reduction: str, axis: int, dtype: str | None
+    ) -> Kernel:
+        """A kernel for a formula in KeOps' syntax and its aliases."""
+        declared = parse_aliases(list(aliases))
+        expr = parse_formula(formula, declared)
         names = {var.attributes["index"]: name for name, var in declared.items()}
-        used = variables_of([self.expr, *declared.values()])
-        count = max(used) + 1 if used else 0
-        missing = [k for k in range(count) if k not in used]
-        if missing:
-            raise KirError(f"argument position(s) {missing} are neither declared nor used in the formula")
-        return [
-            ArgumentSpec(k, names.get(k, f"arg{k}"), used[k].dim, used[k].category) for k in range(count)
-        ]
+        return cls(expr, signature([expr, *declared.values()], names), reduction, axis, dtype)
 
     @property
     def name(self) -> str:
@@ -97,9 +106,9 @@ class Kernel:
         from kir.backends.cpu.jit import JitModule
 
         module = self.module(dtype)
-        stages = {"kir": str(module)}
+        stages = {"kir": module_text(module)}
         run_passes(module, formula_passes() + loop_passes(), verify=False)
-        stages["loops"] = str(module)
+        stages["loops"] = module_text(module)
         llvm_module = to_llvm_module(module)
         stages["llvm"] = str(llvm_module)
         jit = JitModule(llvm_module)
@@ -148,4 +157,4 @@ def compile(
     `"p = Pm(1)"`); `dtype` is 'float32', 'float64' or None (taken from the arguments).
     Reductions: Sum, Min, Max, ArgMin (int64 indices), LogSumExp.
     """
-    return Kernel(formula, aliases, reduction, axis, dtype)
+    return Kernel.from_formula(formula, aliases, reduction, axis, dtype)

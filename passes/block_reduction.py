@@ -60,7 +60,7 @@ class SplitReductionLoop(RewritePattern):
 
         outer = scf.ForOp(loop.lb, loop.ub, block_size, list(loop.iter_args), Region(outer_block))
         outer.attributes["kirl.block"] = block_size.value
-        rewriter.replace_op(loop, [block_size, outer], new_results=outer.results)
+        rewriter.replace(loop, [block_size, outer], outer.results)
 
 
 @dataclass(frozen=True)

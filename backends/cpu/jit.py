@@ -18,10 +18,17 @@ _LOCK = threading.Lock()
 
 
 @cache
-def host_target_machine() -> llvm.TargetMachine:
-    """A target machine for this CPU, its name and features read from LLVM."""
+def _initialize() -> None:
     llvm.initialize_native_target()
     llvm.initialize_native_asmprinter()
+
+
+def host_target_machine() -> llvm.TargetMachine:
+    """A new target machine for this CPU, its name and features read from LLVM.
+
+    Not shared: an MCJIT engine takes ownership of the target machine it is given.
+    """
+    _initialize()
     target = llvm.Target.from_default_triple()
     return target.create_target_machine(
         cpu=llvm.get_host_cpu_name(),
@@ -38,11 +45,16 @@ def optimize(llvm_module: llvm.ModuleRef, target_machine: llvm.TargetMachine) ->
     builder.getModulePassManager().run(llvm_module, builder)
 
 
+@cache
+def host_data_layout() -> str:
+    """The host target's data layout string (read once: LLVM's TargetData is not reentrant)."""
+    return str(host_target_machine().target_data)
+
+
 def host_ir_module(module: ir.Module) -> ir.Module:
     """`module` with the host's triple and data layout set."""
-    target_machine = host_target_machine()
     module.triple = llvm.get_process_triple()
-    module.data_layout = str(target_machine.target_data)
+    module.data_layout = host_data_layout()
     return module
 
 

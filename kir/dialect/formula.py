@@ -272,7 +272,8 @@ class PowOp(UnaryOp):
 
     def __init__(self, operand: SSAValue, exponent: int, result_type: VecType | None = None):
         result_type = result_type or self.infer_type(_vec(operand, self.name))
-        super().__init__(
+        IRDLOperation.__init__(
+            self,
             operands=[operand],
             result_types=[result_type],
             properties={"exponent": IntegerAttr(exponent, i64)},

@@ -1,0 +1,121 @@
+"""kir-opt: run kir's passes on IR text, or start from a formula and print any stage.
+
+    kir-opt file.mlir -p cse                                  # a pass on hand-written IR
+    kir-opt file.mlir -p kir-lower-to-loops --print-between-passes
+    kir-opt --formula "Exp(-SqDist(x,y))*b" --alias "x=Vi(3)" --alias "y=Vj(3)" \\
+            --alias "b=Vj(1)" --reduction Sum --axis 1 --emit=loops
+
+Built on xDSL's opt driver, so `-p` pipelines with options (`-p 'kir-block-reduction{block=64}'`),
+`--print-between-passes`, `--verify-diagnostics`, `--split-input-file` and `-t` come from it;
+the IR is verified after every pass.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import IO
+
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.utils.exceptions import DiagnosticException, ParseError
+from xdsl.xdsl_opt_main import xDSLOptMain
+
+from kir.context import kir_dialects, module_text
+from kir.errors import KirError
+from kir.passes import get_all_passes
+from kir.pipeline import formula_passes, loop_passes, run_passes
+
+EMIT_STAGES = ("kir", "loops", "llvm", "llvm-opt")
+
+
+def _emit_llvm(module: ModuleOp, output: IO[str]) -> None:
+    from kir.backends.cpu.codegen import to_llvm_module
+
+    output.write(str(to_llvm_module(module)))
+
+
+class KirOptMain(xDSLOptMain):
+    """xDSL's opt driver with kir's dialects, passes, an LLVM target and formula input."""
+
+    def register_all_dialects(self) -> None:
+        super().register_all_dialects()
+        for name, factory in kir_dialects().items():
+            self.ctx.register_dialect(name, factory)
+
+    def register_all_passes(self) -> None:
+        for name, factory in get_all_passes().items():
+            self.register_pass(name, factory)
+
+    def register_all_targets(self) -> None:
+        super().register_all_targets()
+        self.available_targets["llvm"] = _emit_llvm
+
+    def register_all_arguments(self, arg_parser: argparse.ArgumentParser) -> None:
+        super().register_all_arguments(arg_parser)
+        group = arg_parser.add_argument_group("starting from a formula")
+        group.add_argument("--formula", help="a formula in KeOps syntax, instead of an input file")
+        group.add_argument(
+            "--alias", action="append", default=[], help="an argument declaration, e.g. 'x=Vi(3)'"
+        )
+        group.add_argument("--reduction", default="Sum", help="Sum, Min, Max, ArgMin or LogSumExp")
+        group.add_argument("--axis", type=int, default=1, help="1: reduce over j; 0: over i")
+        group.add_argument("--dtype", default="float32", choices=("float32", "float64"))
+        arg_parser.add_argument(
+            "--emit",
+            choices=EMIT_STAGES,
+            help="after the -p passes, lower with the default pipeline to this stage and print it",
+        )
+
+    def run(self) -> None:
+        if self.args.formula is None and self.args.emit is None:
+            super().run()
+            return
+        module = self._formula_module() if self.args.formula is not None else self._input_module()
+        self.apply_passes(module)
+        sys.stdout.write(self.emit(module, self.args.emit or "kir"))
+
+    def _formula_module(self) -> ModuleOp:
+        from kir.kernel import Kernel
+
+        kernel = Kernel.from_formula(
+            self.args.formula, self.args.alias, self.args.reduction, self.args.axis, None
+        )
+        return kernel.module(self.args.dtype)
+
+    def _input_module(self) -> ModuleOp:
+        chunks, extension = self.prepare_input()
+        if len(chunks) != 1:
+            raise KirError("--emit takes one module; drop --split-input-file")
+        module = self.parse_chunk(chunks[0][0], extension)
+        assert module is not None
+        return module
+
+    def emit(self, module: ModuleOp, stage: str) -> str:
+        """`module` lowered to `stage` and printed."""
+        if stage == "kir":
+            return module_text(module)
+        run_passes(module, formula_passes() + loop_passes(), context=self.ctx)
+        if stage == "loops":
+            return module_text(module)
+        from kir.backends.cpu.codegen import to_llvm_module
+
+        llvm_module = to_llvm_module(module)
+        if stage == "llvm":
+            return str(llvm_module)
+        from kir.backends.cpu.jit import JitModule
+
+        return JitModule(llvm_module).optimized_ir()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of the `kir-opt` console script."""
+    try:
+        KirOptMain(description="kir's modular optimizer driver", args=argv).run()
+    except (KirError, DiagnosticException, ParseError) as error:
+        sys.stderr.write(f"kir-opt: error: {error}\n")
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""Shared helpers: random arguments for a kernel, and the reference comparison."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kir.kernel import Kernel
+from kir.reference import evaluate
+
+TOLERANCE = {"float32": 1e-5, "float64": 1e-12}
+
+
+def random_arguments(kernel: Kernel, rng: np.random.Generator, size_i: int, size_j: int, dtype: str,
+                     low: float = 0.5, high: float = 2.0) -> list[np.ndarray]:
+    """Arrays matching the kernel's signature, entries in [low, high)."""
+    arrays = []
+    for spec in kernel.args:
+        shape = {"i": (size_i, spec.dim), "j": (size_j, spec.dim), "p": (spec.dim,)}[spec.category]
+        arrays.append(rng.uniform(low, high, size=shape).astype(dtype))
+    return arrays
+
+
+def max_relative_error(result: np.ndarray, reference: np.ndarray) -> float:
+    """max |result - reference| / max(|reference|, tiny), NaN-aware (NaN must match NaN)."""
+    result = np.asarray(result, dtype=np.float64)
+    nan_mismatch = np.isnan(result) != np.isnan(reference)
+    assert not nan_mismatch.any(), "NaN in one result but not the other"
+    same_inf = np.isinf(reference) & (result == reference)
+    scale = np.maximum(np.abs(reference), 1e-30)
+    with np.errstate(invalid="ignore"):
+        errors = np.where(np.isnan(reference) | same_inf, 0.0, np.abs(result - reference) / scale)
+    return float(errors.max()) if errors.size else 0.0
+
+
+def check_against_reference(
+    kernel: Kernel, arrays: list[np.ndarray], dtype: str, tolerance: float | None = None, normwise: bool = False
+):
+    """Run the kernel and the reference evaluator on `arrays`; assert they agree.
+
+    `normwise` measures errors relative to the largest reference entry, the right yardstick
+    for sums of signed terms, whose small entries come from cancellation.
+    """
+    result = kernel(*arrays)
+    (reference,) = evaluate(kernel.module(dtype), arrays)
+    assert result.shape == reference.shape
+    if reference.dtype == np.int64:
+        np.testing.assert_array_equal(result, reference)
+        return result
+    if normwise:
+        error = float(np.abs(result - reference).max() / max(np.abs(reference).max(), 1e-30)) if result.size else 0.0
+    else:
+        error = max_relative_error(result, reference)
+    assert error <= (tolerance or TOLERANCE[dtype]), f"max relative error {error:.3g}"
+    return result
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(1234)
