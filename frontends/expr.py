@@ -47,7 +47,7 @@ class Expr:
         dim: int,
         category: str,
     ) -> Expr:
-        key = (op, tuple(id(a) for a in args), attrs)
+        key = (op, tuple(id(a) for a in args), attrs, dim, category)
         existing = _INTERNED.get(key)
         if existing is not None:
             return existing

@@ -120,12 +120,8 @@ OP_RULES: dict[type[Operation], OpRule] = {
     kir_ops.MulOp: OpRule("Mult", np.multiply, _elementwise(lambda em, a, b: em.mul(a, b))),
     kir_ops.DivOp: OpRule("Divide", np.divide, _elementwise(lambda em, a, b: em.div(a, b))),
     kir_ops.PowfOp: OpRule("Powf", np.power, _elementwise(lambda em, a, b: em.powf(a, b))),
-    kir_ops.ScalprodOp: OpRule(
-        "Scalprod", lambda a, b: _keep_dims_sum(a * b), _lower_scalprod
-    ),
-    kir_ops.SqDistOp: OpRule(
-        "SqDist", lambda a, b: _keep_dims_sum(np.square(a - b)), _lower_sqdist
-    ),
+    kir_ops.ScalprodOp: OpRule("Scalprod", lambda a, b: _keep_dims_sum(a * b), _lower_scalprod),
+    kir_ops.SqDistOp: OpRule("SqDist", lambda a, b: _keep_dims_sum(np.square(a - b)), _lower_sqdist),
 }
 
 

@@ -30,7 +30,9 @@ from kir.dialect.types import AccType
 def is_reduction_loop(loop: scf.ForOp) -> bool:
     """A loop whose carried values are all reduction states, and that is not yet blocked."""
     carried = [arg.type for arg in loop.iter_args]
-    return bool(carried) and all(isinstance(t, AccType) for t in carried) and "kirl.block" not in loop.attributes
+    return (
+        bool(carried) and all(isinstance(t, AccType) for t in carried) and "kirl.block" not in loop.attributes
+    )
 
 
 @dataclass

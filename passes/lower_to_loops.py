@@ -65,9 +65,7 @@ def lower_kernel(kernel: KernelOp) -> kirl.FuncOp:
         values[op.results[0]] = new_op.results[0]
         new_op.results[0].name_hint = op.results[0].name_hint
 
-    acc_types = [
-        AccType(r.kind_name, r.operand.type.size, r.operand.type.element_type) for r in reductions
-    ]
+    acc_types = [AccType(r.kind_name, r.operand.type.size, r.operand.type.element_type) for r in reductions]
     inits = [kirl.AccInitOp(t) for t in acc_types]
     outer_block.add_ops(inits)
     accs = [inner_block.insert_arg(t, len(inner_block.args)) for t in acc_types]
@@ -99,4 +97,3 @@ class LowerToLoops(ModulePass):
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         for kernel in [k for k in op.walk() if isinstance(k, KernelOp)]:
             Rewriter.replace_op(kernel, lower_kernel(kernel))
-

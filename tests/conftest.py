@@ -11,8 +11,15 @@ from kir.reference import evaluate
 TOLERANCE = {"float32": 1e-5, "float64": 1e-12}
 
 
-def random_arguments(kernel: Kernel, rng: np.random.Generator, size_i: int, size_j: int, dtype: str,
-                     low: float = 0.5, high: float = 2.0) -> list[np.ndarray]:
+def random_arguments(
+    kernel: Kernel,
+    rng: np.random.Generator,
+    size_i: int,
+    size_j: int,
+    dtype: str,
+    low: float = 0.5,
+    high: float = 2.0,
+) -> list[np.ndarray]:
     """Arrays matching the kernel's signature, entries in [low, high)."""
     arrays = []
     for spec in kernel.args:
@@ -34,7 +41,11 @@ def max_relative_error(result: np.ndarray, reference: np.ndarray) -> float:
 
 
 def check_against_reference(
-    kernel: Kernel, arrays: list[np.ndarray], dtype: str, tolerance: float | None = None, normwise: bool = False
+    kernel: Kernel,
+    arrays: list[np.ndarray],
+    dtype: str,
+    tolerance: float | None = None,
+    normwise: bool = False,
 ):
     """Run the kernel and the reference evaluator on `arrays`; assert they agree.
 
@@ -48,7 +59,11 @@ def check_against_reference(
         np.testing.assert_array_equal(result, reference)
         return result
     if normwise:
-        error = float(np.abs(result - reference).max() / max(np.abs(reference).max(), 1e-30)) if result.size else 0.0
+        error = (
+            float(np.abs(result - reference).max() / max(np.abs(reference).max(), 1e-30))
+            if result.size
+            else 0.0
+        )
     else:
         error = max_relative_error(result, reference)
     assert error <= (tolerance or TOLERANCE[dtype]), f"max relative error {error:.3g}"

@@ -44,8 +44,9 @@ def test_op_matches_reference(op: type, axis: int, dtype: str) -> None:
     expr = _formula(op, dim)
     kernel = Kernel(expr, signature([expr]), "Sum", axis, None)
     arrays = [
-        rng.uniform(0.5, 2.0, size={"i": (size_i, s.dim), "j": (size_j, s.dim), "p": (s.dim,)}[s.category])
-        .astype(dtype)
+        rng.uniform(
+            0.5, 2.0, size={"i": (size_i, s.dim), "j": (size_j, s.dim), "p": (s.dim,)}[s.category]
+        ).astype(dtype)
         for s in kernel.args
     ]
     check_against_reference(kernel, arrays, dtype)
@@ -58,7 +59,10 @@ def test_broadcasting_matches_reference(left: int, right: int, axis: int, dtype:
     x, y = variable(0, left, "i"), variable(1, right, "j")
     expr = apply(ops.DivOp, apply(ops.SubOp, x, y), apply(ops.AddOp, constant(3.0), x))
     kernel = Kernel(expr, signature([expr]), "Sum", axis, None)
-    arrays = [rng.uniform(0.5, 2.0, size=(9, left)).astype(dtype), rng.uniform(0.5, 2.0, (11, right)).astype(dtype)]
+    arrays = [
+        rng.uniform(0.5, 2.0, size=(9, left)).astype(dtype),
+        rng.uniform(0.5, 2.0, (11, right)).astype(dtype),
+    ]
     result = check_against_reference(kernel, arrays, dtype)
     assert result.shape == ((9 if axis == 1 else 11), max(left, right))
 

@@ -6,12 +6,12 @@ import random
 
 import pytest
 
+from kir.dialect import formula as ops
+from kir.errors import FormulaError
+
 # kir.frontends is installed from frontends/, so ruff's isort does not see it as first-party.
 from kir.frontends.dsl import MAX_DEPTH, parse, parse_aliases, parse_formula, tokenize
 from kir.frontends.expr import Expr, apply, constant, variable
-
-from kir.dialect import formula as ops
-from kir.errors import FormulaError
 from kir.registry import DSL_FUNCTIONS, OP_RULES
 
 ALIASES = ["x = Vi(3)", "y = Vj(3)", "b = Vj(1)"]
@@ -143,7 +143,7 @@ def test_tokenize_spans():
 
 # -- errors -------------------------------------------------------------------------------------
 
-# A variable of its own position for the shape-mismatch case, so it meets no other test's nodes.
+# y is a 2-vector, so x + y cannot broadcast.
 MISMATCH_ALIASES = ["x = Vi(3)", "y = Vj(9, 2)"]
 
 

@@ -62,6 +62,8 @@ class FunctionTranslator:
         self.emitters: dict[ir.Type, LLVMEmitter] = {}
         self._pointers: dict[tuple[str, int], ir.Value] = {}
         begin, end, reduced, self.args, self.outs = self.function.args
+        for arg, name in zip(self.function.args, ("begin", "end", "reduced", "args", "outs"), strict=True):
+            arg.name = name
         for value, arg in zip(func.body.block.args, (begin, end, reduced), strict=True):
             self.values[value] = arg
 

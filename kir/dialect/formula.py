@@ -41,6 +41,8 @@ from xdsl.irdl import (
     traits_def,
     var_operand_def,
 )
+from xdsl.parser import Parser
+from xdsl.printer import Printer
 from xdsl.traits import (
     Commutative,
     HasParent,
@@ -49,8 +51,6 @@ from xdsl.traits import (
     Pure,
     SymbolOpInterface,
 )
-from xdsl.parser import Parser
-from xdsl.printer import Printer
 from xdsl.utils.exceptions import VerifyException
 
 from kir.dialect.types import ELEMENT_TYPES, FLOAT_TYPES, VecType, join_categories
@@ -356,9 +356,7 @@ class SqDistOp(PairToScalarOp):
 def reduction_result_type(kind: str, operand: VecType, axis: int) -> VecType:
     """Type of `kir.reduce` over `axis` (1: over j, one row per i; 0: over i)."""
     if kind not in REDUCTION_KINDS:
-        raise VerifyException(
-            f"kir.reduce: unknown reduction '{kind}' (known: {', '.join(REDUCTION_KINDS)})"
-        )
+        raise VerifyException(f"kir.reduce: unknown reduction '{kind}' (known: {', '.join(REDUCTION_KINDS)})")
     if axis not in (0, 1):
         raise VerifyException(f"kir.reduce: axis must be 0 (over i) or 1 (over j), got {axis}")
     element_type = ELEMENT_TYPES["i64"] if kind.startswith("arg") else operand.element_type
@@ -399,9 +397,7 @@ class ReduceOp(IRDLOperation):
         _same_element_type(self.name, [operand_type])
         expected = reduction_result_type(self.kind_name, operand_type, self.axis_value)
         if self.result.type != expected:
-            raise VerifyException(
-                f"kir.reduce: result type should be {expected}, got {self.result.type}"
-            )
+            raise VerifyException(f"kir.reduce: result type should be {expected}, got {self.result.type}")
 
     def print(self, printer: Printer) -> None:
         printer.print_string(f" {self.kind_name} over {'j' if self.axis_value == 1 else 'i'} ")

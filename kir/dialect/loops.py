@@ -186,8 +186,7 @@ class AccUpdateOp(IRDLOperation):
             raise VerifyException("kirl.acc_update: the result has the accumulator's type")
         if self.value.type.size != self.acc.type.dim.data:
             raise VerifyException(
-                f"kirl.acc_update: a value of dimension {self.value.type.size} "
-                f"does not fit {self.acc.type}"
+                f"kirl.acc_update: a value of dimension {self.value.type.size} does not fit {self.acc.type}"
             )
 
 
