@@ -73,7 +73,8 @@ class KirOptMain(xDSLOptMain):
             return
         module = self._formula_module() if self.args.formula is not None else self._input_module()
         self.apply_passes(module)
-        sys.stdout.write(self.emit(module, self.args.emit or "kir"))
+        text = self.emit(module, self.args.emit or "kir")
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
     def _formula_module(self) -> ModuleOp:
         from kir.kernel import Kernel

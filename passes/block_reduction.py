@@ -22,6 +22,7 @@ from xdsl.pattern_rewriter import (
     RewritePattern,
     op_type_rewrite_pattern,
 )
+from xdsl.utils.exceptions import PassFailedException
 
 from kir.dialect import loops as kirl
 from kir.dialect.types import AccType
@@ -63,6 +64,7 @@ class SplitReductionLoop(RewritePattern):
         outer = scf.ForOp(loop.lb, loop.ub, block_size, list(loop.iter_args), Region(outer_block))
         outer.attributes["kirl.block"] = block_size.value
         rewriter.replace(loop, [block_size, outer], outer.results)
+        block_size.result.name_hint = "block_size"
 
 
 @dataclass(frozen=True)
@@ -75,5 +77,5 @@ class BlockReduction(ModulePass):
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         if self.block < 1:
-            raise ValueError(f"kir-block-reduction: block must be >= 1, got {self.block}")
+            raise PassFailedException(f"kir-block-reduction: block must be >= 1, got {self.block}")
         PatternRewriteWalker(SplitReductionLoop(self.block), apply_recursively=False).rewrite_module(op)

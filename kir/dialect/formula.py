@@ -53,10 +53,7 @@ from xdsl.traits import (
 )
 from xdsl.utils.exceptions import VerifyException
 
-from kir.dialect.types import ELEMENT_TYPES, FLOAT_TYPES, VecType, join_categories
-
-REDUCTION_KINDS = ("sum", "min", "max", "argmin", "logsumexp")
-"""Reductions the `kir.reduce` op accepts (KeOps' names, lower-cased)."""
+from kir.dialect.types import ELEMENT_TYPES, FLOAT_TYPES, REDUCTION_KINDS, VecType, join_categories
 
 
 def _vec(value: SSAValue | Attribute, what: str) -> VecType:
@@ -77,9 +74,21 @@ def _same_element_type(op_name: str, types: Sequence[VecType]) -> Attribute:
     return element_type
 
 
+def _float_literal(value: float) -> str:
+    """MLIR's spelling of a float: digits, a '.', then an optional exponent; inf and nan bare."""
+    if value != value or value in (float("inf"), float("-inf")):
+        return {"nan": "nan", "inf": "inf", "-inf": "-inf"}[repr(value)]
+    text = repr(value)
+    mantissa, _, exponent = text.partition("e")
+    if "." not in mantissa:
+        mantissa += ".0"
+    return f"{mantissa}e{exponent}" if exponent else mantissa
+
+
 def _parse_signed_number(parser: Parser) -> float:
     negative = parser.parse_optional_punctuation("-") is not None
-    value = float(parser.parse_number())
+    special = parser.parse_optional_keyword_in(("inf", "nan"))
+    value = float(special) if special else float(parser.parse_number())
     return -value if negative else value
 
 
@@ -204,7 +213,7 @@ class ConstantOp(IRDLOperation):
         return tuple(float(v) for v in self.value.get_values())
 
     def print(self, printer: Printer) -> None:
-        printer.print_string(" [" + ", ".join(repr(v) for v in self.values) + "] : ")
+        printer.print_string(" [" + ", ".join(_float_literal(v) for v in self.values) + "] : ")
         printer.print_attribute(self.result.type)
 
     @classmethod
@@ -461,6 +470,14 @@ class KernelOp(IRDLOperation):
                     f"kir.kernel: argument {position} is used as {seen[position]} and as {type_}"
                 )
             seen[position] = type_
+        for op in self.body.block.ops:
+            if isinstance(op, ReduceOp):
+                for use in op.result.uses:
+                    if not isinstance(use.operation, OutputOp):
+                        raise VerifyException(
+                            f"kir.kernel: the result of a kir.reduce may only be a kernel output, "
+                            f"but {use.operation.name} uses it"
+                        )
         axes = {value.owner.axis_value for value in self.output.values if isinstance(value.owner, ReduceOp)}
         if len(axes) > 1:
             raise VerifyException("kir.kernel: all reductions of a kernel must reduce over the same index")

@@ -184,6 +184,10 @@ class AccUpdateOp(IRDLOperation):
     def verify_(self) -> None:
         if self.result.type != self.acc.type:
             raise VerifyException("kirl.acc_update: the result has the accumulator's type")
+        if self.value.type.element_type != self.acc.type.element_type:
+            raise VerifyException(
+                f"kirl.acc_update: a {self.value.type.dtype_name} value does not fit {self.acc.type}"
+            )
         if self.value.type.size != self.acc.type.dim.data:
             raise VerifyException(
                 f"kirl.acc_update: a value of dimension {self.value.type.size} does not fit {self.acc.type}"

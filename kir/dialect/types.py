@@ -37,6 +37,9 @@ CATEGORIES = ("i", "j", "p", "ij")
 
 FLOAT_TYPES = (Float32Type, Float64Type)
 
+REDUCTION_KINDS = ("sum", "min", "max", "argmin", "logsumexp")
+"""Reductions of `kir.reduce` and `!kirl.acc` (KeOps' names, lower-cased)."""
+
 
 def join_categories(categories: Iterable[str]) -> str:
     """The category of a value computed from values of the given categories."""
@@ -145,6 +148,16 @@ class AccType(ParametrizedAttribute, TypeAttribute):
 
     def __init__(self, kind: str | StringAttr, dim: int | IntAttr, element_type: Attribute):
         super().__init__(kind, dim, element_type)
+
+    def verify(self) -> None:
+        if self.kind.data not in REDUCTION_KINDS:
+            raise VerifyException(
+                f"kirl.acc: unknown reduction '{self.kind.data}' (known: {', '.join(REDUCTION_KINDS)})"
+            )
+        if self.dim.data < 1:
+            raise VerifyException(f"kirl.acc needs a positive dimension, got {self.dim.data}")
+        if not isinstance(self.element_type, FLOAT_TYPES):
+            raise VerifyException(f"kirl.acc holds f32 or f64 states, not {self.element_type}")
 
     def print_parameters(self, printer: Printer) -> None:
         with printer.in_angle_brackets():
