@@ -40,7 +40,7 @@ MAX_DEPTH = 100
 _CATEGORIES = {"Vi": "i", "Vj": "j", "Pm": "p"}
 _SPELLINGS = {category: name for name, category in _CATEGORIES.items()}
 _VAR_CATEGORIES = {0: "i", 1: "j", 2: "p"}
-_SPECIAL_FUNCTIONS = ("Vi", "Vj", "Pm", "Var", "IntCst", "RatCst", "Zero")
+_SPECIAL_FUNCTIONS = ("Vi", "Vj", "Pm", "Var", "IntCst", "IntInv", "RatCst", "Zero")
 _INT64_MAX = 2**63 - 1
 
 _TOKEN_RE = re.compile(
@@ -56,10 +56,18 @@ _TOKEN_RE = re.compile(
 # Binary operators by precedence; `**` and the signs are handled apart (see the module docstring).
 _BINARY_PRECEDENCE = {"|": 1, "+": 2, "-": 2, "*": 3, "/": 3}
 _BINARY_OPS: dict[str, type[Operation]] = {
-    "|": kir_ops.ScalprodOp, "+": kir_ops.AddOp, "-": kir_ops.SubOp, "*": kir_ops.MulOp, "/": kir_ops.DivOp
+    "|": kir_ops.ScalprodOp,
+    "+": kir_ops.AddOp,
+    "-": kir_ops.SubOp,
+    "*": kir_ops.MulOp,
+    "/": kir_ops.DivOp,
 }
 _FOLD: dict[str, Callable[[float, float], float]] = {
-    "+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv, "**": operator.pow
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
+    "/": operator.truediv,
+    "**": operator.pow,
 }
 
 Number = int | float
@@ -232,11 +240,27 @@ class _Parser:
         if token.kind == "op" and token.text == "(":
             with self.nested(token):
                 inner = self.binary(0)
+                if self.at(","):
+                    return self.tuple_literal(token, inner)
             closing = self.expect_closing(token)
             return _Parsed(inner.value, token.start, closing.end)
         if token.kind == "end":
             raise self.error("unexpected end of the formula: expected an operand", token.start)
         raise self.error(f"unexpected {token.describe()}: expected an operand", token.start, token.end)
+
+    def tuple_literal(self, opening: Token, first: _Parsed) -> _Parsed:
+        """`(2, 3)` or `(1,)`: a tuple of integers, for arguments such as TensorDot's dimensions."""
+        items = [first]
+        while self.at(","):
+            self.advance()
+            if self.at(")"):
+                break
+            items.append(self.binary(0))
+        closing = self.expect_closing(opening)
+        for item in items:
+            if not isinstance(item.value, int) or isinstance(item.value, bool):
+                raise self.error("a tuple holds integers only", item.start, item.end)
+        return _Parsed(tuple(item.value for item in items), opening.start, closing.end)
 
     def expect_closing(self, opening: Token) -> Token:
         token = self.peek()
@@ -291,6 +315,8 @@ class _Parser:
         """A number used as a formula operand becomes a scalar constant."""
         if isinstance(parsed.value, Expr):
             return parsed.value
+        if isinstance(parsed.value, tuple):
+            raise self.error("a tuple of integers is not a formula", parsed.start, parsed.end)
         try:
             return constant(float(parsed.value))
         except OverflowError:
@@ -348,6 +374,9 @@ class _Parser:
         if name.text == "RatCst":
             p, q = self.integers(name, args, end, ["a numerator", "a denominator"])
             return self.as_expr(_Parsed(self.fold("/", p, q, start, end), start, end))
+        if name.text == "IntInv":
+            (n,) = self.integers(name, args, end, ["an integer"])
+            return self.as_expr(_Parsed(self.fold("/", 1, n, start, end), start, end))
         if name.text == "Zero":
             (dim,) = self.integers(name, args, end, ["a dimension"])
             if dim < 1 or dim > 1 << 16:
@@ -356,12 +385,12 @@ class _Parser:
         op = DSL_FUNCTIONS.get(name.text)
         if op is None:
             raise self.error(_unknown_function(name.text, self.aliases), start, name.end)
-        n_formulas = 2 if issubclass(op, kir_ops.BinaryOp) else 1
+        n_formulas = op.ARITY
         attr_names = OP_RULES[op].dsl_attrs
         wanted = ["a formula"] * n_formulas + [f"the integer {a}" for a in attr_names]
         self.check_count(name, args, end, wanted)
         formulas = [self.as_expr(a) for a in args[:n_formulas]]
-        attrs = {a: self.integer(name, arg) for a, arg in zip(attr_names, args[n_formulas:], strict=True)}
+        attrs = {a: self.attribute(name, arg) for a, arg in zip(attr_names, args[n_formulas:], strict=True)}
         with self.located(start, end):
             return apply(op, *formulas, **attrs)
 
@@ -404,6 +433,12 @@ class _Parser:
             return
         count = f"{len(wanted)} argument{'s' if len(wanted) != 1 else ''} ({', '.join(wanted)})"
         raise self.error(f"{name.text} takes {count}, got {len(args)}", name.start, end)
+
+    def attribute(self, name: Token, arg: _Parsed) -> int | tuple[int, ...]:
+        """An integer or a tuple of integers (as TensorDot's dimensions)."""
+        if isinstance(arg.value, tuple):
+            return arg.value
+        return self.integer(name, arg)
 
     def integer(self, name: Token, arg: _Parsed) -> int:
         if isinstance(arg.value, int) and not isinstance(arg.value, bool):

@@ -124,8 +124,7 @@ def variables_of(roots: list[Expr]) -> dict[int, Expr]:
                 other = found.get(index)
                 if other is not None and other is not node:
                     raise FormulaError(
-                        f"argument {index} is used with two shapes: "
-                        f"{_describe(other)} and {_describe(node)}"
+                        f"argument {index} is used with two shapes: {_describe(other)} and {_describe(node)}"
                     )
                 found[index] = node
     return dict(sorted(found.items()))

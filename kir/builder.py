@@ -15,11 +15,19 @@ from kir.frontends.expr import Expr
 
 @dataclass(frozen=True)
 class Reduction:
-    """One output of a kernel: `kind` (sum, min, ...) of `formula` over `axis` (1: over j)."""
+    """One output of a kernel: `kind` (sum, argkmin, ...) of `formula` over `axis` (1: over j),
+    with KeOps' `formula2` as `weight` and `opt_arg` as `k` for the reductions that take them."""
 
     formula: Expr
     kind: str
     axis: int
+    weight: Expr | None = None
+    k: int | None = None
+
+    @property
+    def roots(self) -> list[Expr]:
+        """The formulas the reduction reads."""
+        return [self.formula] + ([self.weight] if self.weight is not None else [])
 
 
 def build_kernel(
@@ -34,26 +42,25 @@ def build_kernel(
     block = Block()
     values: dict[int, SSAValue] = {}
 
-    for reduction in reductions:
-        for node in reduction.formula.walk():
-            if id(node) in values:
-                continue
-            vec = VecType(node.dim, element_type, node.category)
-            attrs = node.attributes
-            if node.op is VarOp:
-                op = VarOp(attrs["index"], vec)
-                op.result.name_hint = var_names.get(attrs["index"])
-            elif node.op is ConstantOp:
-                op = ConstantOp(attrs["values"], vec)
-            else:
-                operands = [values[id(arg)] for arg in node.args]
-                op = node.op(*operands, **attrs)
-            block.add_op(op)
-            values[id(node)] = op.results[0]
+    for node in (n for reduction in reductions for root in reduction.roots for n in root.walk()):
+        if id(node) in values:
+            continue
+        vec = VecType(node.dim, element_type, node.category)
+        attrs = node.attributes
+        if node.op is VarOp:
+            op = VarOp(attrs["index"], vec)
+            op.result.name_hint = var_names.get(attrs["index"])
+        elif node.op is ConstantOp:
+            op = ConstantOp(attrs["values"], vec)
+        else:
+            op = node.op(*(values[id(arg)] for arg in node.args), **attrs)
+        block.add_op(op)
+        values[id(node)] = op.results[0]
 
     outputs = []
     for reduction in reductions:
-        reduce = ReduceOp(values[id(reduction.formula)], reduction.kind, reduction.axis)
+        operands = [values[id(root)] for root in reduction.roots]
+        reduce = ReduceOp(operands, reduction.kind, reduction.axis, reduction.k)
         block.add_op(reduce)
         outputs.append(reduce.result)
     block.add_op(OutputOp(outputs))

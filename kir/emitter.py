@@ -14,12 +14,30 @@ from typing import Any, Protocol
 Value = Any
 """A back-end value: one entry of a formula vector (scalar or SIMD lanes)."""
 
+MATH_FUNCTIONS: dict[str, int] = {
+    "exp": 1,
+    "log": 1,
+    "sqrt": 1,
+    "sin": 1,
+    "cos": 1,
+    "asin": 1,
+    "acos": 1,
+    "atan": 1,
+    "atan2": 2,
+    "pow": 2,
+    "floor": 1,
+    "round": 1,
+    "fabs": 1,
+}
+"""Math functions `Emitter.math` knows, with their arity. Semantics are C's (`round` rounds
+half away from zero, `atan2(y, x)`); back-ends map them to intrinsics or their own code."""
+
 
 class Emitter(Protocol):
     """Scalar operations in the kernel's element type; comparisons give booleans."""
 
     def constant(self, value: float) -> Value:
-        """A floating-point constant."""
+        """A floating-point constant (inf and nan allowed)."""
 
     def index_constant(self, value: int) -> Value:
         """A 64-bit integer constant (for index state such as ArgMin's)."""
@@ -29,22 +47,31 @@ class Emitter(Protocol):
     def mul(self, a: Value, b: Value) -> Value: ...
     def div(self, a: Value, b: Value) -> Value: ...
     def neg(self, a: Value) -> Value: ...
-    def exp(self, a: Value) -> Value: ...
-    def log(self, a: Value) -> Value: ...
-    def sqrt(self, a: Value) -> Value: ...
-    def powf(self, a: Value, b: Value) -> Value: ...
+
+    def math(self, name: str, *args: Value) -> Value:
+        """A function of MATH_FUNCTIONS applied to `args`."""
 
     def less(self, a: Value, b: Value) -> Value:
         """Ordered a < b (false when either is NaN)."""
 
+    def less_equal(self, a: Value, b: Value) -> Value:
+        """Ordered a <= b (false when either is NaN)."""
+
     def greater(self, a: Value, b: Value) -> Value:
         """Ordered a > b (false when either is NaN)."""
+
+    def greater_equal(self, a: Value, b: Value) -> Value:
+        """Ordered a >= b (false when either is NaN)."""
 
     def equal(self, a: Value, b: Value) -> Value:
         """Ordered a == b (false when either is NaN)."""
 
+    def not_equal(self, a: Value, b: Value) -> Value:
+        """Unordered a != b (true when either is NaN), as C's `!=`."""
+
     def is_nan(self, a: Value) -> Value: ...
     def index_equal(self, a: Value, b: Value) -> Value: ...
+    def index_to_float(self, a: Value) -> Value: ...
     def logical_and(self, a: Value, b: Value) -> Value: ...
     def logical_or(self, a: Value, b: Value) -> Value: ...
     def logical_not(self, a: Value) -> Value: ...

@@ -1,4 +1,4 @@
-"""`kir.compile` and `Kernel`: a formula and a reduction, compiled on first call per dtype."""
+"""`kir.compile` and `Kernel`: reductions of formulas, compiled on first call per dtype."""
 
 from __future__ import annotations
 
@@ -8,15 +8,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from xdsl.dialects.builtin import ModuleOp
+from xdsl.dialects.builtin import ModuleOp, f64
 
 from kir.builder import Reduction, build_kernel
 from kir.context import module_text
+from kir.dialect.core import REDUCTIONS, reduction_result_type
+from kir.dialect.types import VecType
 from kir.errors import ArgumentError, KirError
 from kir.frontends.dsl import parse_aliases, parse_formula
 from kir.frontends.expr import Expr, variables_of
 from kir.pipeline import formula_passes, loop_passes, run_passes
-from kir.reductions import KEOPS_NAMES
+from kir.reductions import KEOPS_REDUCTIONS
 from kir.runtime.arrays import DTYPES, SHORT_DTYPES, ArgumentSpec, check_arguments, is_torch_tensor
 
 
@@ -31,6 +33,32 @@ def signature(roots: Sequence[Expr], names: dict[int, str] | None = None) -> lis
     return [ArgumentSpec(k, names.get(k, f"arg{k}"), used[k].dim, used[k].category) for k in range(count)]
 
 
+def keops_reductions(
+    formula: Expr, reduction: str, axis: int, opt_arg: int | None = None, formula2: Expr | None = None
+) -> list[Reduction]:
+    """The kir reductions computing KeOps' `reduction` (Genred's names and options)."""
+    if reduction not in KEOPS_REDUCTIONS:
+        raise KirError(f"unknown reduction {reduction!r}; kir knows {', '.join(KEOPS_REDUCTIONS)}")
+    if axis not in (0, 1):
+        raise KirError(f"axis must be 0 (reduce over i) or 1 (reduce over j), got {axis!r}")
+    kinds = KEOPS_REDUCTIONS[reduction]
+    if reduction == "LogSumExp" and formula2 is not None:
+        kinds = ("logsumexp_weight",)
+    reductions = []
+    for kind in kinds:
+        shape = REDUCTIONS[kind]
+        if shape.needs_k and (not isinstance(opt_arg, int) or isinstance(opt_arg, bool) or opt_arg < 1):
+            raise KirError(f"{reduction} needs opt_arg = K, an integer >= 1 (got {opt_arg!r})")
+        if shape.weighted and formula2 is None:
+            raise KirError(f"{reduction} needs formula2, the formula of its weights")
+        if not shape.weighted and formula2 is not None:
+            raise KirError(f"{reduction} takes no formula2")
+        if shape.weighted and formula.dim != 1:
+            raise KirError(f"{reduction} reduces a scalar formula, got one of dimension {formula.dim}")
+        reductions.append(Reduction(formula, kind, axis, formula2, opt_arg if shape.needs_k else None))
+    return reductions
+
+
 @dataclass
 class _Compiled:
     """Machine code for one dtype, and the IR of every stage that produced it."""
@@ -40,39 +68,61 @@ class _Compiled:
 
 
 class Kernel:
-    """A compiled kernel reduction; call it with the arrays in argument order.
+    """Compiled kernel reductions over one (i, j) domain; call it with the arrays in argument order.
 
-    `kernel(x, y, b)` returns one array with one row per output index (M rows for axis=1,
-    N for axis=0): NumPy in, NumPy out; torch CPU tensors in, torch tensors out.
+    Each reduction gives one array with one row per output index (M rows for axis=1, N for
+    axis=0); a kernel of several reductions returns a tuple. NumPy in, NumPy out; torch CPU
+    tensors in, torch tensors out.
     """
 
     def __init__(
-        self,
-        expr: Expr,
-        args: Sequence[ArgumentSpec],
-        reduction: str = "Sum",
-        axis: int = 1,
-        dtype: str | None = None,
+        self, reductions: Sequence[Reduction], args: Sequence[ArgumentSpec], dtype: str | None = None
     ):
-        if reduction not in KEOPS_NAMES:
-            raise KirError(f"unknown reduction {reduction!r}; kir knows {', '.join(KEOPS_NAMES)}")
-        if axis not in (0, 1):
-            raise KirError(f"axis must be 0 (reduce over i) or 1 (reduce over j), got {axis!r}")
+        if not reductions:
+            raise KirError("a kernel needs at least one reduction")
+        if len({r.axis for r in reductions}) > 1:
+            raise KirError("all reductions of a kernel must reduce over the same index")
         if dtype is not None and dtype not in DTYPES:
             raise KirError(f"dtype must be None, 'float32' or 'float64', got {dtype!r}")
-        self.expr, self.args, self.reduction, self.axis, self.dtype = expr, list(args), reduction, axis, dtype
+        self.reductions, self.args, self.dtype = list(reductions), list(args), dtype
+        self.axis = self.reductions[0].axis
         self._compiled: dict[str, _Compiled] = {}
         self._lock = threading.Lock()
 
     @classmethod
-    def from_formula(
-        cls, formula: str, aliases: Sequence[str], reduction: str, axis: int, dtype: str | None
+    def from_expr(
+        cls,
+        formula: Expr,
+        reduction: str = "Sum",
+        axis: int = 1,
+        dtype: str | None = None,
+        opt_arg: int | None = None,
+        formula2: Expr | None = None,
+        names: dict[int, str] | None = None,
+        declared: Sequence[Expr] = (),
     ) -> Kernel:
-        """A kernel for a formula in KeOps' syntax and its aliases."""
+        """A kernel computing KeOps' `reduction` of `formula` (Genred's options)."""
+        reductions = keops_reductions(formula, reduction, axis, opt_arg, formula2)
+        roots = [formula, *([formula2] if formula2 is not None else []), *declared]
+        return cls(reductions, signature(roots, names), dtype)
+
+    @classmethod
+    def from_formula(
+        cls,
+        formula: str,
+        aliases: Sequence[str],
+        reduction: str = "Sum",
+        axis: int = 1,
+        dtype: str | None = None,
+        opt_arg: int | None = None,
+        formula2: str | None = None,
+    ) -> Kernel:
+        """A kernel for formulas in KeOps' syntax and their aliases."""
         declared = parse_aliases(list(aliases))
         expr = parse_formula(formula, declared)
+        weight = parse_formula(formula2, declared) if formula2 is not None else None
         names = {var.attributes["index"]: name for name, var in declared.items()}
-        return cls(expr, signature([expr, *declared.values()], names), reduction, axis, dtype)
+        return cls.from_expr(expr, reduction, axis, dtype, opt_arg, weight, names, list(declared.values()))
 
     @property
     def name(self) -> str:
@@ -83,10 +133,17 @@ class Kernel:
     def var_names(self) -> dict[int, str]:
         return {spec.position: spec.name for spec in self.args}
 
+    def output_types(self) -> list[VecType]:
+        """The type of each output row (dimension; i64 for indices)."""
+        types = []
+        for r in self.reductions:
+            operands = [VecType(root.dim, f64, root.category) for root in r.roots]
+            types.append(reduction_result_type(r.kind, operands, r.axis, r.k))
+        return types
+
     def module(self, dtype: str = "float32") -> ModuleOp:
         """The formula-level IR (kir dialect) for `dtype`."""
-        reduction = Reduction(self.expr, KEOPS_NAMES[self.reduction], self.axis)
-        return build_kernel(self.name, [reduction], SHORT_DTYPES[dtype], self.var_names)
+        return build_kernel(self.name, self.reductions, SHORT_DTYPES[dtype], self.var_names)
 
     def ir(self, stage: str = "kir", dtype: str | None = None) -> str:
         """The kernel's IR at `stage`: 'kir' (formula), 'loops', 'llvm' or 'llvm-opt'."""
@@ -115,33 +172,30 @@ class Kernel:
         stages["llvm-opt"] = jit.optimized_ir()
         return _Compiled(jit.function(self.name), stages)
 
-    def __call__(self, *arrays: object) -> np.ndarray:
+    def __call__(self, *arrays: object) -> np.ndarray | tuple[np.ndarray, ...]:
         returns_torch = any(is_torch_tensor(a) for a in arrays)
         checked, dtype, size_i, size_j = check_arguments(arrays, self.args, self.dtype)
         rows, reduced = (size_i, size_j) if self.axis == 1 else (size_j, size_i)
-        if rows is None:
-            raise ArgumentError(
-                f"the formula has no {'i' if self.axis == 1 else 'j'}-variable, so the number of "
-                "output rows is unknown"
-            )
-        if reduced is None:
-            raise ArgumentError(
-                f"the formula has no {'j' if self.axis == 1 else 'i'}-variable, so the size of the "
-                "reduced index is unknown"
-            )
+        for size, index, what in (
+            (rows, "i" if self.axis == 1 else "j", "number of output rows"),
+            (reduced, "j" if self.axis == 1 else "i", "size of the reduced index"),
+        ):
+            if size is None:
+                raise ArgumentError(f"the formula has no {index}-variable, so the {what} is unknown")
         compiled = self._compile(dtype)
-        kind = KEOPS_NAMES[self.reduction]
-        out_dtype = np.int64 if kind.startswith("arg") else DTYPES[dtype]
-        output = np.empty((rows, self.expr.dim), dtype=out_dtype)
+        outputs = [
+            np.empty((rows, t.size), dtype=np.int64 if t.dtype_name == "i64" else DTYPES[dtype])
+            for t in self.output_types()
+        ]
         arg_pointers = (ctypes.c_void_p * max(1, len(checked)))(*[a.ctypes.data for a in checked])
-        out_pointers = (ctypes.c_void_p * 1)(output.ctypes.data)
+        out_pointers = (ctypes.c_void_p * len(outputs))(*[o.ctypes.data for o in outputs])
         if rows:
             compiled.function(0, rows, reduced, arg_pointers, out_pointers)
         if returns_torch:
             import torch
 
-            return torch.from_numpy(output)
-        return output
+            outputs = [torch.from_numpy(o) for o in outputs]
+        return outputs[0] if len(outputs) == 1 else tuple(outputs)
 
 
 def compile(
@@ -150,11 +204,16 @@ def compile(
     reduction: str = "Sum",
     axis: int = 1,
     dtype: str | None = None,
+    opt_arg: int | None = None,
+    formula2: str | None = None,
 ) -> Kernel:
     """Compile `reduction` of `formula` over j (axis=1, one output row per i) or over i (axis=0).
 
     `aliases` declare the arguments in KeOps' syntax (`"x = Vi(3)"`, `"b = Vj(1)"`,
     `"p = Pm(1)"`); `dtype` is 'float32', 'float64' or None (taken from the arguments).
-    Reductions: Sum, Min, Max, ArgMin (int64 indices), LogSumExp.
+    Reductions and options are Genred's: Sum, Max, Min, ArgMax, ArgMin, Max_ArgMax, Min_ArgMin,
+    KMin, ArgKMin, KMin_ArgKMin (`opt_arg` = K), LogSumExp (with an optional `formula2` of
+    weights), Max_SumShiftExp, Max_SumShiftExpWeight and SumSoftMaxWeight (`formula2`), Zero.
+    Index results are int64; Min_ArgMin-style reductions return a tuple (docs/semantics.md).
     """
-    return Kernel.from_formula(formula, aliases, reduction, axis, dtype)
+    return Kernel.from_formula(formula, aliases, reduction, axis, dtype, opt_arg, formula2)

@@ -58,7 +58,11 @@ class KirOptMain(xDSLOptMain):
         group.add_argument(
             "--alias", action="append", default=[], help="an argument declaration, e.g. 'x=Vi(3)'"
         )
-        group.add_argument("--reduction", default="Sum", help="Sum, Min, Max, ArgMin or LogSumExp")
+        group.add_argument(
+            "--reduction", default="Sum", help="a reduction as Genred names it (Sum, ArgKMin, ...)"
+        )
+        group.add_argument("--opt-arg", type=int, help="K of the K-min reductions (Genred's opt_arg)")
+        group.add_argument("--formula2", help="the weight formula of SumSoftMaxWeight and weighted LogSumExp")
         group.add_argument("--axis", type=int, default=1, help="1: reduce over j; 0: over i")
         group.add_argument("--dtype", default="float32", choices=("float32", "float64"))
         arg_parser.add_argument(
@@ -80,7 +84,13 @@ class KirOptMain(xDSLOptMain):
         from kir.kernel import Kernel
 
         kernel = Kernel.from_formula(
-            self.args.formula, self.args.alias, self.args.reduction, self.args.axis, None
+            self.args.formula,
+            self.args.alias,
+            self.args.reduction,
+            self.args.axis,
+            None,
+            self.args.opt_arg,
+            self.args.formula2,
         )
         return kernel.module(self.args.dtype)
 

@@ -1,20 +1,22 @@
 """One table of what each reduction means: its reference rule and its accumulator state.
 
 A reduction is lowered as a state machine over the reduced index: `init` gives the empty
-state, `update` folds one formula value (and its index) in, `combine` merges two states built
-over consecutive index ranges (the earlier first: tiles, threads, GPU blocks), `finalize`
-gives the output. A state is a list of components, each a list of `dim` entries; `layout`
-says whether each component holds floats or 64-bit indices, so back-ends can carry states
-through loops without knowing the reduction.
+state, `update` folds one formula value (with its weights and index) in, `combine` merges two
+states built over consecutive index ranges (the earlier first: blocks, threads, GPU blocks),
+`finalize` gives the output entries. A state is a list of components, each a list of entries;
+`layout` says whether each component holds floats or 64-bit indices, so back-ends carry states
+through loops without knowing the reduction. Shapes (what each kind takes and gives) are the
+dialect's: `kir.dialect.core.REDUCTIONS`.
 
-Semantics (shared with the reference rule):
-- Sum: 0 when the reduced index is empty.
-- Min / Max: NaN values are skipped, as KeOps' compare-and-keep loop does; +inf / -inf when
-  no value remains (empty reduced index included).
-- ArgMin: index (int64) of the smallest non-NaN value, the smallest index on ties; -1 when
-  there is none (empty reduced index, or NaN everywhere).
-- LogSumExp: log(sum(exp(f))) computed with a running maximum (KeOps' Max_SumShiftExp);
-  -inf for an empty reduced index; NaN propagates.
+Semantics, shared by the reference rule and the lowering (docs/semantics.md):
+- Sum: 0 over an empty index. Zero: zeros.
+- Min / Max / KMin: NaN values are skipped, as KeOps' compare-and-keep loops do; +inf / -inf
+  fill what no value reached (an empty index included).
+- ArgMin / ArgMax / ArgKMin: int64 index of the best values strictly better than the start
+  value (+inf for Min, -inf for Max), the smallest index first on ties; -1 where there is none.
+- KMin / ArgKMin: the K best per entry, best first; entry d of rank r sits at r * dim + d.
+- LogSumExp family: running maximum plus a sum rescaled on each new maximum (KeOps'
+  Max_SumShiftExp); -inf over an empty index; NaN propagates.
 """
 
 from __future__ import annotations
@@ -30,176 +32,277 @@ State = list[list[Value]]
 
 
 @dataclass(frozen=True)
+class ReductionSpec:
+    """One reduction's sizes: formula dimension, weight dimension (0: none), K (0: none)."""
+
+    kind: str
+    dim: int
+    weight_dim: int = 0
+    k: int = 0
+
+
+@dataclass(frozen=True)
 class ReductionRule:
     """The facets of one reduction."""
 
-    layout: tuple[str, ...]
+    layout: Callable[[ReductionSpec], tuple[str, ...]]
     """Kind of each state component: 'float' or 'index'."""
-    reference: Callable[[np.ndarray, int], np.ndarray]
-    """Dense rule: (values shaped (M, N, dim) in float64, axis to reduce) -> result."""
-    init: Callable[[Emitter, int], State]
-    update: Callable[[Emitter, State, list[Value], Value], State]
-    combine: Callable[[Emitter, State, State], State]
-    finalize: Callable[[Emitter, State], list[Value]]
+    reference: Callable[[ReductionSpec, np.ndarray, np.ndarray | None, int], np.ndarray]
+    """Dense rule: (spec, values (I, J, dim) float64, weights (I, J, E) or None, axis) -> result."""
+    init: Callable[[Emitter, ReductionSpec], State]
+    update: Callable[[Emitter, ReductionSpec, State, list[Value], list[Value] | None, Value], State]
+    combine: Callable[[Emitter, ReductionSpec, State, State], State]
+    finalize: Callable[[Emitter, ReductionSpec, State], list[Value]]
 
 
-def _map(fn: Callable[..., Value], *columns: list[Value]) -> list[Value]:
-    return [fn(*entries) for entries in zip(*columns, strict=True)]
+def _without(shape: tuple[int, ...], axis: int) -> list[int]:
+    return [n for k, n in enumerate(shape) if k != axis]
 
 
-# -- Sum ---------------------------------------------------------------------------------------
+# -- Sum and Zero -------------------------------------------------------------------------------
 
 _SUM = ReductionRule(
-    layout=("float",),
-    reference=lambda values, axis: values.sum(axis=axis),
-    init=lambda em, dim: [[em.constant(0.0)] * dim],
-    update=lambda em, state, value, index: [_map(em.add, state[0], value)],
-    combine=lambda em, a, b: [_map(em.add, a[0], b[0])],
-    finalize=lambda em, state: state[0],
+    layout=lambda spec: ("float",),
+    reference=lambda spec, values, weights, axis: values.sum(axis=axis),
+    init=lambda em, spec: [[em.constant(0.0)] * spec.dim],
+    update=lambda em, spec, state, value, weight, index: [[em.add(s, v) for s, v in zip(state[0], value)]],
+    combine=lambda em, spec, a, b: [[em.add(x, y) for x, y in zip(a[0], b[0])]],
+    finalize=lambda em, spec, state: state[0],
+)
+
+_ZERO = ReductionRule(
+    layout=lambda spec: (),
+    reference=lambda spec, values, weights, axis: np.zeros(_without(values.shape, axis)),
+    init=lambda em, spec: [],
+    update=lambda em, spec, state, value, weight, index: [],
+    combine=lambda em, spec, a, b: [],
+    finalize=lambda em, spec, state: [em.constant(0.0)] * spec.dim,
 )
 
 
-# -- Min / Max ----------------------------------------------------------------------------------
+# -- Min, Max, their Arg and K versions ---------------------------------------------------------
 
 
-def _extremum(smaller: bool) -> ReductionRule:
+def _ranked(smaller: bool, k_of: Callable[[ReductionSpec], int], output: str) -> ReductionRule:
+    """Keep the K best values (and their indices) per entry; K = 1 for Min/Max/ArgMin/ArgMax."""
     start = np.inf if smaller else -np.inf
 
-    def better(em: Emitter, value: Value, best: Value) -> Value:
-        return em.less(value, best) if smaller else em.greater(value, best)
+    def better(em: Emitter, value: Value, kept: Value) -> Value:
+        return em.less(value, kept) if smaller else em.greater(value, kept)
 
-    def reference(values: np.ndarray, axis: int) -> np.ndarray:
-        cleaned = np.where(np.isnan(values), start, values)
-        if values.shape[axis] == 0:
-            shape = list(values.shape)
-            del shape[axis]
-            return np.full(shape, start)
-        return cleaned.min(axis=axis) if smaller else cleaned.max(axis=axis)
+    def insert(em: Emitter, values: list[Value], indices: list[Value], value: Value, index: Value):
+        # values is sorted best first; `value` goes before the first entry it strictly beats,
+        # so ties keep the earlier index first and NaN (which beats nothing) never enters.
+        beats = [better(em, value, kept) for kept in values]
+        new_values, new_indices = [], []
+        for r in range(len(values)):
+            shifted = beats[r - 1] if r else None
+            from_above_v = values[r - 1] if r else value
+            from_above_i = indices[r - 1] if r else index
+            here_v = em.select(shifted, from_above_v, value) if r else value
+            here_i = em.select(shifted, from_above_i, index) if r else index
+            new_values.append(em.select(beats[r], here_v, values[r]))
+            new_indices.append(em.select(beats[r], here_i, indices[r]))
+        return new_values, new_indices
 
-    def update(em: Emitter, state: State, value: list[Value], index: Value) -> State:
-        return [_map(lambda v, s: em.select(better(em, v, s), v, s), value, state[0])]
+    def columns(spec: ReductionSpec, state: State, d: int) -> tuple[list[Value], list[Value]]:
+        k = k_of(spec)
+        return [state[0][r * spec.dim + d] for r in range(k)], [state[1][r * spec.dim + d] for r in range(k)]
+
+    def rebuild(spec: ReductionSpec, per_entry: list[tuple[list[Value], list[Value]]]) -> State:
+        k = k_of(spec)
+        values = [per_entry[d][0][r] for r in range(k) for d in range(spec.dim)]
+        indices = [per_entry[d][1][r] for r in range(k) for d in range(spec.dim)]
+        return [values, indices]
+
+    def update(em, spec, state, value, weight, index):
+        return rebuild(spec, [insert(em, *columns(spec, state, d), value[d], index) for d in range(spec.dim)])
+
+    def combine(em, spec, a, b):
+        # b covers later indices: inserting its entries after a's keeps ties in index order.
+        merged = []
+        for d in range(spec.dim):
+            values, indices = columns(spec, a, d)
+            for value, index in zip(*columns(spec, b, d), strict=True):
+                values, indices = insert(em, values, indices, value, index)
+            merged.append((values, indices))
+        return rebuild(spec, merged)
+
+    def reference(spec, values, weights, axis):
+        k = k_of(spec)
+        cleaned = np.moveaxis(np.where(np.isnan(values), start, values), axis, -2)  # (rows, n, dim)
+        order = np.argsort(cleaned if smaller else -cleaned, axis=-2, kind="stable")[..., :k, :]
+        best = np.take_along_axis(cleaned, order, axis=-2)
+        missing = k - best.shape[-2]
+        if missing > 0:
+            pad = [(0, 0)] * (best.ndim - 2) + [(0, missing), (0, 0)]
+            best = np.pad(best, pad, constant_values=start)
+            order = np.pad(order, pad, constant_values=-1)
+        order = np.where(best == start, -1, order)
+        flat = best if output == "values" else order.astype(np.int64)
+        return flat.reshape(*flat.shape[:-2], k * spec.dim)
 
     return ReductionRule(
-        layout=("float",),
+        layout=lambda spec: ("float", "index"),
         reference=reference,
-        init=lambda em, dim: [[em.constant(start)] * dim],
+        init=lambda em, spec: [
+            [em.constant(start)] * (k_of(spec) * spec.dim),
+            [em.index_constant(-1)] * (k_of(spec) * spec.dim),
+        ],
         update=update,
-        combine=lambda em, a, b: update(em, a, b[0], None),
-        finalize=lambda em, state: state[0],
+        combine=combine,
+        finalize=lambda em, spec, state: state[0] if output == "values" else state[1],
     )
 
 
-# -- ArgMin -------------------------------------------------------------------------------------
+# -- The log-sum-exp family ---------------------------------------------------------------------
 
 
-def _argmin_reference(values: np.ndarray, axis: int) -> np.ndarray:
-    shape = list(values.shape)
-    del shape[axis]
+def _shifted_update(em: Emitter, peak: Value, sums: list[Value], value: Value, weights: list[Value]):
+    """Fold exp(value) * weights into sums kept relative to exp(peak). One exp per value: shift by
+    whichever of (value, peak) is larger; equal values (infinities included) add exp(0) = 1
+    instead of exp(inf - inf) = NaN. A NaN value becomes the peak, so NaN propagates."""
+    rises = em.greater(value, peak)
+    delta = em.select(rises, em.sub(peak, value), em.sub(value, peak))
+    scale = em.math("exp", em.select(em.equal(value, peak), em.constant(0.0), delta))
+    new_sums = [
+        em.select(rises, em.add(em.mul(s, scale), w), em.add(s, em.mul(scale, w)))
+        for s, w in zip(sums, weights, strict=True)
+    ]
+    return em.select(em.logical_or(rises, em.is_nan(value)), value, peak), new_sums
+
+
+def _shifted_combine(em: Emitter, peak_a: Value, sums_a: list[Value], peak_b: Value, sums_b: list[Value]):
+    peak = em.select(em.logical_or(em.greater(peak_b, peak_a), em.is_nan(peak_b)), peak_b, peak_a)
+
+    def rescaled(m: Value, sums: list[Value]) -> list[Value]:
+        # A state already at the peak needs no rescaling (and inf - inf would be NaN).
+        factor = em.select(em.equal(m, peak), em.constant(1.0), em.math("exp", em.sub(m, peak)))
+        return [em.mul(s, factor) for s in sums]
+
+    return peak, [
+        em.add(x, y) for x, y in zip(rescaled(peak_a, sums_a), rescaled(peak_b, sums_b), strict=True)
+    ]
+
+
+def _reference_shifted(values: np.ndarray, weights: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """(peak, sum of exp(values - peak) * weights) over `axis`, values equal to the peak
+    counting exp(0) = 1 (so infinite peaks give counts, not NaN)."""
     if values.shape[axis] == 0:
-        return np.full(shape, -1, dtype=np.int64)
-    nan = np.isnan(values)
-    indices = np.where(nan, np.inf, values).argmin(axis=axis).astype(np.int64)
-    return np.where(nan.all(axis=axis), -1, indices)
+        return np.full(_without(values.shape, axis), -np.inf), np.zeros(_without(weights.shape, axis))
+    with np.errstate(all="ignore"):
+        peak = values.max(axis=axis, keepdims=True)
+        terms = np.where(values == peak, 1.0, np.exp(values - peak))
+        return np.squeeze(peak, axis=axis), (terms * weights).sum(axis=axis)
 
 
-def _argmin_take(em: Emitter, value: Value, best: Value, best_index: Value) -> Value:
-    # Strict `<` keeps the earlier index on ties; an empty state (index -1) takes any non-NaN.
-    empty = em.index_equal(best_index, em.index_constant(-1))
-    return em.logical_or(em.less(value, best), em.logical_and(empty, em.logical_not(em.is_nan(value))))
+def _lse_family(view: str) -> ReductionRule:
+    """Unweighted: one (peak, sum) per entry. `view`: 'log' -> peak + log(sum); 'raw' -> both."""
+
+    def update(em, spec, state, value, weight, index):
+        pairs = [_shifted_update(em, m, [s], v, [em.constant(1.0)]) for m, s, v in zip(*state, value)]
+        return [[m for m, _ in pairs], [s[0] for _, s in pairs]]
+
+    def combine(em, spec, a, b):
+        pairs = [_shifted_combine(em, ma, [sa], mb, [sb]) for ma, sa, mb, sb in zip(*a, *b)]
+        return [[m for m, _ in pairs], [s[0] for _, s in pairs]]
+
+    def finalize(em, spec, state):
+        if view == "raw":
+            return state[0] + state[1]
+        return [em.add(m, em.math("log", s)) for m, s in zip(*state, strict=True)]
+
+    def reference(spec, values, weights, axis):
+        peak, total = _reference_shifted(values, np.ones_like(values), axis)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.concatenate([peak, total], axis=-1) if view == "raw" else peak + np.log(total)
+
+    return ReductionRule(
+        layout=lambda spec: ("float", "float"),
+        reference=reference,
+        init=lambda em, spec: [[em.constant(-np.inf)] * spec.dim, [em.constant(0.0)] * spec.dim],
+        update=update,
+        combine=combine,
+        finalize=finalize,
+    )
 
 
-def _argmin_update(em: Emitter, state: State, value: list[Value], index: Value) -> State:
-    take = [_argmin_take(em, v, s, k) for v, s, k in zip(value, state[0], state[1], strict=True)]
-    return [
-        _map(em.select, take, value, state[0]),
-        [em.select(t, index, k) for t, k in zip(take, state[1], strict=True)],
-    ]
+def _weighted_family(view: str) -> ReductionRule:
+    """Scalar formula F, weights G of dim E: one peak, E weighted sums (plus the plain sum
+    of exp for the soft-max). `view`: 'log' (m + log s), 'raw' (m, s), 'softmax' (s / s0)."""
+    softmax = view == "softmax"
 
+    def update(em, spec, state, value, weight, index):
+        weights = ([em.constant(1.0)] if softmax else []) + list(weight)
+        peak, sums = _shifted_update(em, state[0][0], state[1], value[0], weights)
+        return [[peak], sums]
 
-def _argmin_combine(em: Emitter, a: State, b: State) -> State:
-    # b covers later indices: it wins only when strictly better, or when a saw nothing valid.
-    take = [
-        em.logical_and(
-            em.logical_not(em.index_equal(kb, em.index_constant(-1))),
-            em.logical_or(em.less(vb, va), em.index_equal(ka, em.index_constant(-1))),
-        )
-        for va, ka, vb, kb in zip(a[0], a[1], b[0], b[1], strict=True)
-    ]
-    return [_map(em.select, take, b[0], a[0]), _map(em.select, take, b[1], a[1])]
+    def combine(em, spec, a, b):
+        peak, sums = _shifted_combine(em, a[0][0], a[1], b[0][0], b[1])
+        return [[peak], sums]
 
+    def finalize(em, spec, state):
+        (peak,), sums = state
+        if softmax:
+            return [em.div(s, sums[0]) for s in sums[1:]]
+        if view == "raw":
+            return [peak, *sums]
+        return [em.add(peak, em.math("log", s)) for s in sums]
 
-_ARGMIN = ReductionRule(
-    layout=("float", "index"),
-    reference=_argmin_reference,
-    init=lambda em, dim: [[em.constant(np.inf)] * dim, [em.index_constant(-1)] * dim],
-    update=_argmin_update,
-    combine=_argmin_combine,
-    finalize=lambda em, state: state[1],
-)
+    def reference(spec, values, weights, axis):
+        peak, total = _reference_shifted(values, weights, axis)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if softmax:
+                _, normalizer = _reference_shifted(values, np.ones_like(values), axis)
+                return total / normalizer
+            if view == "raw":
+                return np.concatenate([peak, total], axis=-1)
+            return peak + np.log(total)
 
-
-# -- LogSumExp ----------------------------------------------------------------------------------
-
-
-def _logsumexp_reference(values: np.ndarray, axis: int) -> np.ndarray:
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        peak = values.max(axis=axis, keepdims=True) if values.shape[axis] else None
-        if peak is None:
-            shape = list(values.shape)
-            del shape[axis]
-            return np.full(shape, -np.inf)
-        shift = np.where(np.isfinite(peak), peak, 0.0)
-        total = np.exp(values - shift).sum(axis=axis)
-        return np.log(total) + np.squeeze(shift, axis=axis)
-
-
-def _logsumexp_update(em: Emitter, state: State, value: list[Value], index: Value) -> State:
-    peaks, sums = state
-    new_peaks, new_sums = [], []
-    for v, m, s in zip(value, peaks, sums, strict=True):
-        # One exp per value: shift by whichever of (v, m) is larger. Equal values (-inf
-        # included) add exp(0) = 1 instead of exp(-inf - -inf) = NaN.
-        rises = em.greater(v, m)
-        delta = em.select(rises, em.sub(m, v), em.sub(v, m))
-        scale = em.exp(em.select(em.equal(v, m), em.constant(0.0), delta))
-        new_sums.append(em.select(rises, em.add(em.mul(s, scale), em.constant(1.0)), em.add(s, scale)))
-        new_peaks.append(em.select(rises, v, m))
-    return [new_peaks, new_sums]
-
-
-def _logsumexp_combine(em: Emitter, a: State, b: State) -> State:
-    peaks, sums = [], []
-    for ma, sa, mb, sb in zip(a[0], a[1], b[0], b[1], strict=True):
-        b_higher = em.greater(mb, ma)
-        peak = em.select(b_higher, mb, ma)
-
-        def rescaled(m: Value, s: Value, peak: Value = peak) -> Value:
-            # A state already at the peak needs no rescaling (and -inf - -inf would be NaN).
-            return em.select(em.equal(m, peak), s, em.mul(s, em.exp(em.sub(m, peak))))
-
-        peaks.append(peak)
-        sums.append(em.add(rescaled(ma, sa), rescaled(mb, sb)))
-    return [peaks, sums]
-
-
-_LOGSUMEXP = ReductionRule(
-    layout=("float", "float"),
-    reference=_logsumexp_reference,
-    init=lambda em, dim: [[em.constant(-np.inf)] * dim, [em.constant(0.0)] * dim],
-    update=_logsumexp_update,
-    combine=_logsumexp_combine,
-    finalize=lambda em, state: [em.add(m, em.log(s)) for m, s in zip(state[0], state[1], strict=True)],
-)
+    sums = (lambda spec: spec.weight_dim + 1) if softmax else (lambda spec: spec.weight_dim)
+    return ReductionRule(
+        layout=lambda spec: ("float", "float"),
+        reference=reference,
+        init=lambda em, spec: [[em.constant(-np.inf)], [em.constant(0.0)] * sums(spec)],
+        update=update,
+        combine=combine,
+        finalize=finalize,
+    )
 
 
 REDUCTION_RULES: dict[str, ReductionRule] = {
     "sum": _SUM,
-    "min": _extremum(smaller=True),
-    "max": _extremum(smaller=False),
-    "argmin": _ARGMIN,
-    "logsumexp": _LOGSUMEXP,
+    "zero": _ZERO,
+    "min": _ranked(True, lambda spec: 1, "values"),
+    "max": _ranked(False, lambda spec: 1, "values"),
+    "argmin": _ranked(True, lambda spec: 1, "indices"),
+    "argmax": _ranked(False, lambda spec: 1, "indices"),
+    "kmin": _ranked(True, lambda spec: spec.k, "values"),
+    "argkmin": _ranked(True, lambda spec: spec.k, "indices"),
+    "logsumexp": _lse_family("log"),
+    "max_sumshiftexp": _lse_family("raw"),
+    "logsumexp_weight": _weighted_family("log"),
+    "max_sumshiftexpweight": _weighted_family("raw"),
+    "sumsoftmaxweight": _weighted_family("softmax"),
 }
 """Reduction kind (as in `kir.reduce`) -> rule."""
 
-KEOPS_NAMES = {"Sum": "sum", "Min": "min", "Max": "max", "ArgMin": "argmin", "LogSumExp": "logsumexp"}
-"""KeOps' reduction names (as Genred spells them) -> kir's."""
+KEOPS_REDUCTIONS: dict[str, tuple[str, ...]] = {
+    "Sum": ("sum",),
+    "Zero": ("zero",),
+    "Min": ("min",),
+    "Max": ("max",),
+    "ArgMin": ("argmin",),
+    "ArgMax": ("argmax",),
+    "Min_ArgMin": ("min", "argmin"),
+    "Max_ArgMax": ("max", "argmax"),
+    "KMin": ("kmin",),
+    "ArgKMin": ("argkmin",),
+    "KMin_ArgKMin": ("kmin", "argkmin"),
+    "LogSumExp": ("logsumexp",),
+    "Max_SumShiftExp": ("max_sumshiftexp",),
+    "Max_SumShiftExpWeight": ("max_sumshiftexpweight",),
+    "SumSoftMaxWeight": ("sumsoftmaxweight",),
+}
+"""KeOps' reduction names (as Genred spells them) -> the kir reductions computed, fused in one
+kernel. LogSumExp with a `formula2` becomes `logsumexp_weight`."""

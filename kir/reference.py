@@ -14,7 +14,7 @@ import numpy as np
 from xdsl.dialects.builtin import ModuleOp
 
 from kir.dialect.formula import ConstantOp, KernelOp, ReduceOp, VarOp
-from kir.reductions import REDUCTION_RULES
+from kir.reductions import REDUCTION_RULES, ReductionSpec
 from kir.registry import rule_for
 
 SLAB_ENTRIES = 1 << 23
@@ -53,7 +53,7 @@ def evaluate(
     kernel = single_kernel(module)
     arrays = [np.asarray(a, dtype=np.float64) for a in arrays]
     size_i, size_j = sizes or _sizes(kernel, arrays)
-    reductions = [value.owner for value in kernel.output.values]
+    reductions = kernel.reductions
     axis = reductions[0].axis_value if reductions else 1
     rows = size_i if axis == 1 else size_j
     reduced = size_j if axis == 1 else size_i
@@ -81,7 +81,7 @@ def _evaluate_slab(
     outputs: list[np.ndarray] = []
     for op in kernel.body.block.ops:
         if isinstance(op, VarOp):
-            data = arrays[op.index.value.data]
+            data = arrays[op.position]
             category = op.result.type.cat
             if category == "p":
                 values[op.result] = data.reshape(1, 1, -1)
@@ -92,14 +92,23 @@ def _evaluate_slab(
         elif isinstance(op, ConstantOp):
             values[op.result] = np.asarray(op.values, dtype=np.float64).reshape(1, 1, -1)
         elif isinstance(op, ReduceOp):
-            dense = values[op.operand]
             size_i = rows.stop - rows.start if axis == 1 else sizes[0]
             size_j = sizes[1] if axis == 1 else rows.stop - rows.start
-            dense = np.broadcast_to(dense, (size_i, size_j, op.operand.type.size))
-            outputs.append(REDUCTION_RULES[op.kind_name].reference(dense, op.axis_value))
+            dense = [np.broadcast_to(values[v], (size_i, size_j, v.type.size)) for v in op.args]
+            spec = ReductionSpec(
+                op.kind_name,
+                op.formula.type.size,
+                dense[1].shape[-1] if len(dense) > 1 else 0,
+                op.k_value or 0,
+            )
+            rule = REDUCTION_RULES[op.kind_name]
+            outputs.append(
+                rule.reference(spec, dense[0], dense[1] if len(dense) > 1 else None, op.axis_value)
+            )
         elif op.results:
             rule = rule_for(op)
-            attrs = {name: attr.value.data for name, attr in op.properties.items()}
             with np.errstate(all="ignore"):
-                values[op.results[0]] = rule.reference(*(values[v] for v in op.operands), **attrs)
+                values[op.results[0]] = rule.reference(
+                    *(values[v] for v in op.operands), **op.attribute_values
+                )
     return outputs

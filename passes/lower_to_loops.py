@@ -32,7 +32,7 @@ def _level(category: str, output_category: str) -> int:
 
 def lower_kernel(kernel: KernelOp) -> kirl.FuncOp:
     """The loop-level function computing `kernel`."""
-    reductions: list[ReduceOp] = [value.owner for value in kernel.output.values]
+    reductions: list[ReduceOp] = kernel.reductions
     axis = reductions[0].axis_value if reductions else 1
     output_category = "i" if axis == 1 else "j"
 
@@ -58,19 +58,28 @@ def lower_kernel(kernel: KernelOp) -> kirl.FuncOp:
             continue
         level = _level(op.results[0].type.cat, output_category)
         if isinstance(op, VarOp):
-            new_op: Operation = kirl.LoadOp(op.index.value.data, rows[level], op.result.type)
+            new_op: Operation = kirl.LoadOp(op.position, rows[level], op.result.type)
         else:
             new_op = op.clone(value_mapper=values)
         blocks[level].add_op(new_op)
         values[op.results[0]] = new_op.results[0]
         new_op.results[0].name_hint = op.results[0].name_hint
 
-    acc_types = [AccType(r.kind_name, r.operand.type.size, r.operand.type.element_type) for r in reductions]
+    acc_types = [
+        AccType(
+            r.kind_name,
+            r.formula.type.size,
+            r.formula.type.element_type,
+            r.k_value or 0,
+            r.weight.type.size if r.weight is not None else 0,
+        )
+        for r in reductions
+    ]
     inits = [kirl.AccInitOp(t) for t in acc_types]
     outer_block.add_ops(inits)
     accs = [inner_block.insert_arg(t, len(inner_block.args)) for t in acc_types]
     updates = [
-        kirl.AccUpdateOp(acc, values[r.operand], reduced_index)
+        kirl.AccUpdateOp(acc, reduced_index, [values[v] for v in r.args])
         for acc, r in zip(accs, reductions, strict=True)
     ]
     inner_block.add_ops(updates)

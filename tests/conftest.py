@@ -52,22 +52,22 @@ def check_against_reference(
     `normwise` measures errors relative to the largest reference entry, the right yardstick
     for sums of signed terms, whose small entries come from cancellation.
     """
-    result = kernel(*arrays)
-    (reference,) = evaluate(kernel.module(dtype), arrays)
-    assert result.shape == reference.shape
-    if reference.dtype == np.int64:
-        np.testing.assert_array_equal(result, reference)
-        return result
-    if normwise:
-        error = (
-            float(np.abs(result - reference).max() / max(np.abs(reference).max(), 1e-30))
-            if result.size
-            else 0.0
-        )
-    else:
-        error = max_relative_error(result, reference)
-    assert error <= (tolerance or TOLERANCE[dtype]), f"max relative error {error:.3g}"
-    return result
+    results = kernel(*arrays)
+    results = results if isinstance(results, tuple) else (results,)
+    references = evaluate(kernel.module(dtype), arrays)
+    assert len(results) == len(references)
+    for result, reference in zip(results, references, strict=True):
+        assert result.shape == reference.shape
+        if reference.dtype == np.int64:
+            np.testing.assert_array_equal(result, reference)
+            continue
+        if normwise:
+            scale = max(np.abs(reference).max(), 1e-30) if reference.size else 1.0
+            error = float(np.abs(result - reference).max() / scale) if result.size else 0.0
+        else:
+            error = max_relative_error(result, reference)
+        assert error <= (tolerance or TOLERANCE[dtype]), f"max relative error {error:.3g}"
+    return results[0] if len(results) == 1 else results
 
 
 @pytest.fixture

@@ -58,7 +58,11 @@ def test_alias_forms():
     assert list(declared) == ["x", "y", "q", "p", "v"]
     shapes = {name: (e.attributes["index"], e.dim, e.category) for name, e in declared.items()}
     assert shapes == {
-        "x": (0, 3, "i"), "y": (1, 3, "j"), "q": (4, 1, "p"), "p": (3, 1, "p"), "v": (5, 2, "j")
+        "x": (0, 3, "i"),
+        "y": (1, 3, "j"),
+        "q": (4, 1, "p"),
+        "p": (3, 1, "p"),
+        "v": (5, 2, "j"),
     }
     assert parse_formula("Var(0,3,0)") is x()
     assert parse_formula("Pm(3, 1)") is declared["p"]
@@ -118,7 +122,7 @@ def test_precedence_and_meaning(formula, expected):
 @pytest.mark.parametrize("name", sorted(DSL_FUNCTIONS))
 def test_every_registered_function(name):
     op = DSL_FUNCTIONS[name]
-    formulas = ["x", "y"] if issubclass(op, ops.BinaryOp) else ["x"]
+    formulas = ["x", "y", "x"][: op.ARITY]
     integers = ["3"] * len(OP_RULES[op].dsl_attrs)
     parsed = parse_formula(f"{name}({', '.join(formulas + integers)})", ALIASES)
     assert parsed.op is op
@@ -267,8 +271,33 @@ def test_nesting_up_to_the_limit_and_long_flat_formulas_parse():
 
 
 def test_random_input_raises_only_formula_errors():
-    pieces = ["x", "y", "b", "2", "0.5", "1e3", "(", ")", ",", "+", "-", "*", "/", "**", "|",
-              "Exp(", "Pow(", "Vi(", "Var(", "RatCst(", "Zero(", "Foo(", "=", "$", " "]
+    pieces = [
+        "x",
+        "y",
+        "b",
+        "2",
+        "0.5",
+        "1e3",
+        "(",
+        ")",
+        ",",
+        "+",
+        "-",
+        "*",
+        "/",
+        "**",
+        "|",
+        "Exp(",
+        "Pow(",
+        "Vi(",
+        "Var(",
+        "RatCst(",
+        "Zero(",
+        "Foo(",
+        "=",
+        "$",
+        " ",
+    ]
     rng = random.Random(0)
     for _ in range(3000):
         formula = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
@@ -279,3 +308,15 @@ def test_random_input_raises_only_formula_errors():
             assert 0 <= error.start <= len(formula)
         else:
             assert isinstance(result, Expr)
+
+
+def test_tuples_are_attributes_not_formulas():
+    with pytest.raises(FormulaError, match="a tuple of integers is not a formula") as error:
+        parse_formula("(1, 2) + x", ALIASES)
+    assert error.value.start == 0
+    with pytest.raises(FormulaError, match="a tuple holds integers only"):
+        parse_formula("Exp((1, x))", ALIASES)
+
+
+def test_intinv_is_a_constant():
+    assert parse_formula("IntInv(4) * x", ALIASES) is apply(ops.MulOp, constant(0.25), x())

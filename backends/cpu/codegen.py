@@ -23,7 +23,7 @@ from kir.backends.cpu.emitter import I64, LLVMEmitter
 from kir.dialect import loops as kirl
 from kir.dialect.formula import ConstantOp
 from kir.dialect.types import AccType, VecType
-from kir.reductions import REDUCTION_RULES
+from kir.reductions import REDUCTION_RULES, ReductionSpec
 from kir.registry import rule_for
 
 PTR = ir.PointerType()
@@ -114,8 +114,7 @@ class FunctionTranslator:
         else:
             rule = rule_for(op)
             em = self.emitter(op.results[0].type.element_type)
-            attrs = {name: attr.value.data for name, attr in op.properties.items()}
-            result = rule.lower(em, *(self.values[v] for v in op.operands), **attrs)
+            result = rule.lower(em, *(self.values[v] for v in op.operands), **op.attribute_values)
         self.values[op.results[0]] = result
 
     def translate_loop(self, loop: scf.ForOp) -> list[Any]:
@@ -188,16 +187,20 @@ class FunctionTranslator:
             self.builder.store(entry, address)
 
     def accumulate(self, op: Operation) -> Any:
-        acc_type: AccType = (op.result if not isinstance(op, kirl.AccFinalizeOp) else op.acc).type
-        rule = REDUCTION_RULES[acc_type.kind.data]
+        acc_type: AccType = (op.acc if isinstance(op, kirl.AccFinalizeOp) else op.result).type
+        spec = ReductionSpec(acc_type.kind.data, acc_type.dim.data, acc_type.weight.data, acc_type.k.data)
+        rule = REDUCTION_RULES[spec.kind]
         em = self.emitter(acc_type.element_type)
         if isinstance(op, kirl.AccInitOp):
-            return rule.init(em, acc_type.dim.data)
+            return rule.init(em, spec)
         if isinstance(op, kirl.AccUpdateOp):
-            return rule.update(em, self.values[op.acc], self.values[op.value], self.values[op.index])
+            value, *weight = (self.values[v] for v in op.values)
+            return rule.update(
+                em, spec, self.values[op.acc], value, weight[0] if weight else None, self.values[op.index]
+            )
         if isinstance(op, kirl.AccCombineOp):
-            return rule.combine(em, self.values[op.earlier], self.values[op.later])
-        return rule.finalize(em, self.values[op.acc])
+            return rule.combine(em, spec, self.values[op.earlier], self.values[op.later])
+        return rule.finalize(em, spec, self.values[op.acc])
 
 
 def to_llvm_module(module: ModuleOp, triple: str = "", data_layout: str = "") -> ir.Module:

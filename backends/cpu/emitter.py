@@ -1,12 +1,15 @@
 """The `kir.emitter.Emitter` instruction set over llvmlite's IRBuilder, for the host CPU.
 
 Entries are LLVM scalars of the kernel's float type (or i64 for indices). Math functions are
-LLVM intrinsics (llvm.exp, llvm.log, ...), which the JIT resolves to the C library.
+LLVM intrinsics (llvm.exp, llvm.atan2, ...), which LLVM lowers to instructions (sqrt, floor,
+fabs) or to calls of the C library that the JIT resolves in the process.
 """
 
 from __future__ import annotations
 
 from llvmlite import ir
+
+from kir.emitter import MATH_FUNCTIONS
 
 I1 = ir.IntType(1)
 I64 = ir.IntType(64)
@@ -19,10 +22,6 @@ class LLVMEmitter:
         self.builder = builder
         self.float_type = float_type
         self._module = builder.module
-
-    def _intrinsic(self, name: str, *args: ir.Value) -> ir.Value:
-        function = self._module.declare_intrinsic(name, [self.float_type])
-        return self.builder.call(function, list(args))
 
     def constant(self, value: float) -> ir.Value:
         return ir.Constant(self.float_type, float(value))
@@ -45,17 +44,12 @@ class LLVMEmitter:
     def neg(self, a: ir.Value) -> ir.Value:
         return self.builder.fneg(a)
 
-    def exp(self, a: ir.Value) -> ir.Value:
-        return self._intrinsic("llvm.exp", a)
-
-    def log(self, a: ir.Value) -> ir.Value:
-        return self._intrinsic("llvm.log", a)
-
-    def sqrt(self, a: ir.Value) -> ir.Value:
-        return self._intrinsic("llvm.sqrt", a)
-
-    def powf(self, a: ir.Value, b: ir.Value) -> ir.Value:
-        return self._intrinsic("llvm.pow", a, b)
+    def math(self, name: str, *args: ir.Value) -> ir.Value:
+        if MATH_FUNCTIONS.get(name) != len(args):
+            raise ValueError(f"unknown math function {name} of {len(args)} argument(s)")
+        signature = ir.FunctionType(self.float_type, [self.float_type] * len(args))
+        function = self._module.declare_intrinsic(f"llvm.{name}", [self.float_type], signature)
+        return self.builder.call(function, list(args))
 
     def less(self, a: ir.Value, b: ir.Value) -> ir.Value:
         return self.builder.fcmp_ordered("<", a, b)
@@ -63,8 +57,20 @@ class LLVMEmitter:
     def greater(self, a: ir.Value, b: ir.Value) -> ir.Value:
         return self.builder.fcmp_ordered(">", a, b)
 
+    def less_equal(self, a: ir.Value, b: ir.Value) -> ir.Value:
+        return self.builder.fcmp_ordered("<=", a, b)
+
+    def greater_equal(self, a: ir.Value, b: ir.Value) -> ir.Value:
+        return self.builder.fcmp_ordered(">=", a, b)
+
     def equal(self, a: ir.Value, b: ir.Value) -> ir.Value:
         return self.builder.fcmp_ordered("==", a, b)
+
+    def not_equal(self, a: ir.Value, b: ir.Value) -> ir.Value:
+        return self.builder.fcmp_unordered("!=", a, b)
+
+    def index_to_float(self, a: ir.Value) -> ir.Value:
+        return self.builder.sitofp(a, self.float_type)
 
     def is_nan(self, a: ir.Value) -> ir.Value:
         return self.builder.fcmp_unordered("uno", a, a)

@@ -12,7 +12,7 @@ the formula's `kir` ops on the loaded vectors, and `kirl.acc_*` ops for the redu
         %acc = scf.for %j = %c0 to %reduced step %c1 iter_args(%a = %init) -> (!kirl.acc<sum, 1xf32>) {
           %y = kirl.load 1[%j] : !kir.vec<3xf32, j>
           ...
-          %next = kirl.acc_update %a, %k, %j : !kirl.acc<sum, 1xf32>, !kir.vec<1xf32, ij>
+          %next = kirl.acc_update %a, %k at %j : !kirl.acc<sum, 1xf32>, !kir.vec<1xf32, ij>
           scf.yield %next : !kirl.acc<sum, 1xf32>
         }
         %r = kirl.acc_finalize %acc : !kirl.acc<sum, 1xf32> -> !kir.vec<1xf32, i>
@@ -27,6 +27,7 @@ reduction state holds is the reduction rule's business (kir.reductions), not the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
 from xdsl.dialects.builtin import IndexType, IntegerAttr, StringAttr, SymbolNameConstraint, i64
@@ -42,6 +43,7 @@ from xdsl.irdl import (
     region_def,
     result_def,
     traits_def,
+    var_operand_def,
 )
 from xdsl.parser import Parser
 from xdsl.printer import Printer
@@ -167,31 +169,32 @@ class AccInitOp(IRDLOperation):
 
 @irdl_op_definition
 class AccUpdateOp(IRDLOperation):
-    """`kirl.acc_update %acc, %value, %index`: fold the formula value at %index into %acc."""
+    """`kirl.acc_update %acc, %value[, %weight] at %j`: fold the formula value (and weights)
+    at index %j into %acc."""
 
     name = "kirl.acc_update"
     STATE: ClassVar = VarConstraint("STATE", base(AccType))
     acc = operand_def(STATE)
-    value = operand_def(VecType)
     index = operand_def(IndexType)
+    values = var_operand_def(VecType)
     result = result_def(STATE)
     traits = traits_def(Pure())
-    assembly_format = "$acc `,` $value `,` $index attr-dict `:` type($acc) `,` type($value)"
+    assembly_format = "$acc `,` $values `at` $index attr-dict `:` type($acc) `,` type($values)"
 
-    def __init__(self, acc: SSAValue, value: SSAValue, index: SSAValue):
-        super().__init__(operands=[acc, value, index], result_types=[acc.type])
+    def __init__(self, acc: SSAValue, index: SSAValue, values: Sequence[SSAValue]):
+        super().__init__(operands=[acc, index, list(values)], result_types=[acc.type])
 
     def verify_(self) -> None:
-        if self.result.type != self.acc.type:
-            raise VerifyException("kirl.acc_update: the result has the accumulator's type")
-        if self.value.type.element_type != self.acc.type.element_type:
+        acc: AccType = self.acc.type
+        expected = [acc.dim.data] + ([acc.weight.data] if acc.weight.data else [])
+        if [v.type.size for v in self.values] != expected:
             raise VerifyException(
-                f"kirl.acc_update: a {self.value.type.dtype_name} value does not fit {self.acc.type}"
+                f"kirl.acc_update: values of dimensions {[v.type.size for v in self.values]} "
+                f"do not fit {acc} (expected {expected})"
             )
-        if self.value.type.size != self.acc.type.dim.data:
-            raise VerifyException(
-                f"kirl.acc_update: a value of dimension {self.value.type.size} does not fit {self.acc.type}"
-            )
+        for value in self.values:
+            if value.type.element_type != acc.element_type:
+                raise VerifyException(f"kirl.acc_update: a {value.type.dtype_name} value does not fit {acc}")
 
 
 @irdl_op_definition

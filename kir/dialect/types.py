@@ -37,9 +37,6 @@ CATEGORIES = ("i", "j", "p", "ij")
 
 FLOAT_TYPES = (Float32Type, Float64Type)
 
-REDUCTION_KINDS = ("sum", "min", "max", "argmin", "logsumexp")
-"""Reductions of `kir.reduce` and `!kirl.acc` (KeOps' names, lower-cased)."""
-
 
 def join_categories(categories: Iterable[str]) -> str:
     """The category of a value computed from values of the given categories."""
@@ -134,10 +131,13 @@ class VecType(ParametrizedAttribute, TypeAttribute):
 
 @irdl_attr_definition
 class AccType(ParametrizedAttribute, TypeAttribute):
-    """The running state of a reduction over vectors of `dim` entries: `!kirl.acc<sum, 1xf32>`.
+    """The running state of a reduction: `!kirl.acc<sum, 1xf32>`, `!kirl.acc<argkmin, 3xf32, k = 4>`,
+    `!kirl.acc<sumsoftmaxweight, 1xf32, weight = 3>`.
 
-    What the state holds (a sum; a running max and a scaled sum; the best value and its index)
-    is decided by the reduction's rule, so the loop level can carry any reduction unchanged.
+    `dim` is the reduced formula's dimension, `weight` the weight formula's (0: none), `k` the K
+    of the K-min family (0: none). What the state holds (a sum; a running max and scaled sums;
+    the K best values and their indices) is the reduction rule's business (kir.reductions), so
+    the loop level carries any reduction unchanged.
     """
 
     name = "kirl.acc"
@@ -145,31 +145,58 @@ class AccType(ParametrizedAttribute, TypeAttribute):
     kind: StringAttr = param_def(converter=StringAttr.get)
     dim: IntAttr = param_def(converter=IntAttr.get)
     element_type: Attribute
+    k: IntAttr = param_def(converter=IntAttr.get)
+    weight: IntAttr = param_def(converter=IntAttr.get)
 
-    def __init__(self, kind: str | StringAttr, dim: int | IntAttr, element_type: Attribute):
-        super().__init__(kind, dim, element_type)
+    def __init__(
+        self, kind: str | StringAttr, dim: int | IntAttr, element_type: Attribute, k: int = 0, weight: int = 0
+    ):
+        super().__init__(kind, dim, element_type, k, weight)
 
     def verify(self) -> None:
-        if self.kind.data not in REDUCTION_KINDS:
+        from kir.dialect.core import REDUCTIONS
+
+        shape = REDUCTIONS.get(self.kind.data)
+        if shape is None:
             raise VerifyException(
-                f"kirl.acc: unknown reduction '{self.kind.data}' (known: {', '.join(REDUCTION_KINDS)})"
+                f"kirl.acc: unknown reduction '{self.kind.data}' (known: {', '.join(REDUCTIONS)})"
             )
         if self.dim.data < 1:
             raise VerifyException(f"kirl.acc needs a positive dimension, got {self.dim.data}")
         if not isinstance(self.element_type, FLOAT_TYPES):
             raise VerifyException(f"kirl.acc holds f32 or f64 states, not {self.element_type}")
+        if shape.needs_k != (self.k.data > 0):
+            raise VerifyException(f"kirl.acc: {self.kind.data} {'needs' if shape.needs_k else 'takes no'} k")
+        if shape.weighted != (self.weight.data > 0):
+            raise VerifyException(
+                f"kirl.acc: {self.kind.data} {'needs' if shape.weighted else 'takes no'} weight"
+            )
 
     def print_parameters(self, printer: Printer) -> None:
         with printer.in_angle_brackets():
             printer.print_string(f"{self.kind.data}, {self.dim.data}x")
             printer.print_attribute(self.element_type)
+            for name in ("k", "weight"):
+                if getattr(self, name).data:
+                    printer.print_string(f", {name} = {getattr(self, name).data}")
 
     @classmethod
     def parse_parameters(cls, parser: AttrParser) -> Sequence[Attribute]:
+        options = {"k": 0, "weight": 0}
         with parser.in_angle_brackets():
             kind = parser.parse_identifier("reduction kind")
             parser.parse_punctuation(",")
             dim = parser.parse_integer(allow_boolean=False, allow_negative=False)
             parser.parse_shape_delimiter()
             element_type = parser.parse_type()
-        return (StringAttr(kind), IntAttr(dim), element_type)
+            while parser.parse_optional_punctuation(",") is not None:
+                name = parser.parse_keyword_in(tuple(options), "k or weight")
+                parser.parse_punctuation("=")
+                options[name] = parser.parse_integer(allow_boolean=False, allow_negative=False)
+        return (
+            StringAttr(kind),
+            IntAttr(dim),
+            element_type,
+            IntAttr(options["k"]),
+            IntAttr(options["weight"]),
+        )

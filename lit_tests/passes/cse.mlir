@@ -50,8 +50,8 @@ kir.kernel @duplicated_chain {
 // CHECK-NEXT:    %[[X:.*]] = kir.var 0 : !kir.vec<1xf32, i>
 // CHECK-NEXT:    %[[C2:.*]] = kir.constant [2.0] : !kir.vec<1xf32, p>
 // CHECK-NEXT:    %[[C3:.*]] = kir.constant [3.0] : !kir.vec<1xf32, p>
-// CHECK-NEXT:    %[[P2:.*]] = kir.pow %[[X]], 2 : !kir.vec<1xf32, i> -> !kir.vec<1xf32, i>
-// CHECK-NEXT:    %[[P3:.*]] = kir.pow %[[X]], 3 : !kir.vec<1xf32, i> -> !kir.vec<1xf32, i>
+// CHECK-NEXT:    %[[P2:.*]] = kir.pow %[[X]] {exponent = 2 : i64} : !kir.vec<1xf32, i> -> !kir.vec<1xf32, i>
+// CHECK-NEXT:    %[[P3:.*]] = kir.pow %[[X]] {exponent = 3 : i64} : !kir.vec<1xf32, i> -> !kir.vec<1xf32, i>
 // CHECK-NEXT:    %[[A:.*]] = kir.mul %[[P2]], %[[C2]] : !kir.vec<1xf32, i>, !kir.vec<1xf32, p> -> !kir.vec<1xf32, i>
 // CHECK-NEXT:    %[[B:.*]] = kir.mul %[[P3]], %[[C3]] : !kir.vec<1xf32, i>, !kir.vec<1xf32, p> -> !kir.vec<1xf32, i>
 // CHECK-NEXT:    %[[S:.*]] = kir.reduce sum over j %[[A]] : !kir.vec<1xf32, i> -> !kir.vec<1xf32, i>
@@ -64,8 +64,8 @@ kir.kernel @distinct_properties {
   %c2 = kir.constant [2.0] : !kir.vec<1xf32, p>
   %c3 = kir.constant [3.0] : !kir.vec<1xf32, p>
   %c2b = kir.constant [2.0] : !kir.vec<1xf32, p>
-  %p2 = kir.pow %x, 2 : !kir.vec<1xf32, i> -> !kir.vec<1xf32, i>
-  %p3 = kir.pow %x, 3 : !kir.vec<1xf32, i> -> !kir.vec<1xf32, i>
+  %p2 = kir.pow %x {exponent = 2 : i64} : !kir.vec<1xf32, i> -> !kir.vec<1xf32, i>
+  %p3 = kir.pow %x {exponent = 3 : i64} : !kir.vec<1xf32, i> -> !kir.vec<1xf32, i>
   %a = kir.mul %p2, %c2 : !kir.vec<1xf32, i>, !kir.vec<1xf32, p> -> !kir.vec<1xf32, i>
   %b = kir.mul %p3, %c3 : !kir.vec<1xf32, i>, !kir.vec<1xf32, p> -> !kir.vec<1xf32, i>
   %c = kir.mul %p2, %c2b : !kir.vec<1xf32, i>, !kir.vec<1xf32, p> -> !kir.vec<1xf32, i>

@@ -12,7 +12,7 @@ kirl.func @gaussian {
     %init = kirl.acc_init : !kirl.acc<sum, 1xf32>
     %acc = scf.for %j = %c0 to %reduced step %c1 iter_args(%a = %init) -> (!kirl.acc<sum, 1xf32>) {
       %y = kirl.load 1[%j] : !kir.vec<1xf32, j>
-      %next = kirl.acc_update %a, %y, %j : !kirl.acc<sum, 1xf32>, !kir.vec<1xf32, j>
+      %next = kirl.acc_update %a, %y at %j : !kirl.acc<sum, 1xf32>, !kir.vec<1xf32, j>
       scf.yield %next : !kirl.acc<sum, 1xf32>
     }
     %r = kirl.acc_finalize %acc : !kirl.acc<sum, 1xf32> -> !kir.vec<1xf32, i>

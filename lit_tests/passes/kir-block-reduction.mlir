@@ -25,7 +25,7 @@
 // CHECK-NEXT:          %[[D:.*]] = kir.sqdist %[[X]], %[[Y]] : !kir.vec<3xf32, i>, !kir.vec<3xf32, j> -> !kir.vec<1xf32, ij>
 // CHECK-NEXT:          %[[N:.*]] = kir.neg %[[D]] : !kir.vec<1xf32, ij> -> !kir.vec<1xf32, ij>
 // CHECK-NEXT:          %[[K:.*]] = kir.exp %[[N]] : !kir.vec<1xf32, ij> -> !kir.vec<1xf32, ij>
-// CHECK-NEXT:          %[[NEXT:.*]] = kirl.acc_update %[[A]], %[[K]], %[[J]] : !kirl.acc<sum, 1xf32>, !kir.vec<1xf32, ij>
+// CHECK-NEXT:          %[[NEXT:.*]] = kirl.acc_update %[[A]], %[[K]] at %[[J]] : !kirl.acc<sum, 1xf32>, !kir.vec<1xf32, ij>
 // CHECK-NEXT:          scf.yield %[[NEXT]] : !kirl.acc<sum, 1xf32>
 // CHECK-NEXT:        } {kirl.block = 64 : index}
 // CHECK-NEXT:        %[[COMBINED:.*]] = kirl.acc_combine %[[RUNNING_ACC]], %[[PART]] : !kirl.acc<sum, 1xf32>
@@ -54,7 +54,7 @@ kirl.func @gaussian {
       %d = kir.sqdist %x, %y : !kir.vec<3xf32, i>, !kir.vec<3xf32, j> -> !kir.vec<1xf32, ij>
       %n = kir.neg %d : !kir.vec<1xf32, ij> -> !kir.vec<1xf32, ij>
       %k = kir.exp %n : !kir.vec<1xf32, ij> -> !kir.vec<1xf32, ij>
-      %next = kirl.acc_update %a, %k, %j : !kirl.acc<sum, 1xf32>, !kir.vec<1xf32, ij>
+      %next = kirl.acc_update %a, %k at %j : !kirl.acc<sum, 1xf32>, !kir.vec<1xf32, ij>
       scf.yield %next : !kirl.acc<sum, 1xf32>
     }
     %r = kirl.acc_finalize %acc : !kirl.acc<sum, 1xf32> -> !kir.vec<1xf32, i>
@@ -92,8 +92,8 @@ kirl.func @two_states {
     %min, %arg = scf.for %j = %c0 to %reduced step %c1 iter_args(%m = %min0, %g = %arg0) -> (!kirl.acc<min, 1xf64>, !kirl.acc<argmin, 1xf64>) {
       %y = kirl.load 1[%j] : !kir.vec<2xf64, j>
       %d = kir.sqdist %x, %y : !kir.vec<2xf64, i>, !kir.vec<2xf64, j> -> !kir.vec<1xf64, ij>
-      %m1 = kirl.acc_update %m, %d, %j : !kirl.acc<min, 1xf64>, !kir.vec<1xf64, ij>
-      %g1 = kirl.acc_update %g, %d, %j : !kirl.acc<argmin, 1xf64>, !kir.vec<1xf64, ij>
+      %m1 = kirl.acc_update %m, %d at %j : !kirl.acc<min, 1xf64>, !kir.vec<1xf64, ij>
+      %g1 = kirl.acc_update %g, %d at %j : !kirl.acc<argmin, 1xf64>, !kir.vec<1xf64, ij>
       scf.yield %m1, %g1 : !kirl.acc<min, 1xf64>, !kirl.acc<argmin, 1xf64>
     }
     %rmin = kirl.acc_finalize %min : !kirl.acc<min, 1xf64> -> !kir.vec<1xf64, i>

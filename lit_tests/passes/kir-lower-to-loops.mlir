@@ -29,7 +29,7 @@
 // CHECK-NEXT:        %[[E:.*]] = kir.exp %[[N]] : !kir.vec<1xf32, ij> -> !kir.vec<1xf32, ij>
 // CHECK-NEXT:        %[[B:.*]] = kirl.load 2[%[[J]]] : !kir.vec<1xf32, j>
 // CHECK-NEXT:        %[[K:.*]] = kir.mul %[[E]], %[[B]] : !kir.vec<1xf32, ij>, !kir.vec<1xf32, j> -> !kir.vec<1xf32, ij>
-// CHECK-NEXT:        %[[NEXT:.*]] = kirl.acc_update %[[A]], %[[K]], %[[J]] : !kirl.acc<sum, 1xf32>, !kir.vec<1xf32, ij>
+// CHECK-NEXT:        %[[NEXT:.*]] = kirl.acc_update %[[A]], %[[K]] at %[[J]] : !kirl.acc<sum, 1xf32>, !kir.vec<1xf32, ij>
 // CHECK-NEXT:        scf.yield %[[NEXT]] : !kirl.acc<sum, 1xf32>
 // CHECK-NEXT:      }
 // CHECK-NEXT:      %[[R:.*]] = kirl.acc_finalize %[[ACC]] : !kirl.acc<sum, 1xf32> -> !kir.vec<1xf32, i>
@@ -63,7 +63,7 @@ kir.kernel @gaussian {
 // CHECK-NEXT:        %[[W:.*]] = kirl.load 2[%[[I]]] : !kir.vec<1xf32, i>
 // CHECK-NEXT:        %[[D:.*]] = kir.sqdist %[[X]], %[[Y]] : !kir.vec<3xf32, i>, !kir.vec<3xf32, j> -> !kir.vec<1xf32, ij>
 // CHECK-NEXT:        %[[M:.*]] = kir.mul %[[D]], %[[W]] : !kir.vec<1xf32, ij>, !kir.vec<1xf32, i> -> !kir.vec<1xf32, ij>
-// CHECK-NEXT:        %[[NEXT:.*]] = kirl.acc_update %[[A]], %[[M]], %[[I]] : !kirl.acc<min, 1xf32>, !kir.vec<1xf32, ij>
+// CHECK-NEXT:        %[[NEXT:.*]] = kirl.acc_update %[[A]], %[[M]] at %[[I]] : !kirl.acc<min, 1xf32>, !kir.vec<1xf32, ij>
 // CHECK-NEXT:        scf.yield %[[NEXT]] : !kirl.acc<min, 1xf32>
 // CHECK-NEXT:      }
 // CHECK-NEXT:      %[[R:.*]] = kirl.acc_finalize %[[ACC]] : !kirl.acc<min, 1xf32> -> !kir.vec<1xf32, j>
@@ -101,7 +101,7 @@ kir.kernel @over_i {
 // CHECK-NEXT:        %[[E:.*]] = kir.mul %[[D]], %[[NG]] : !kir.vec<1xf32, ij>, !kir.vec<1xf32, p> -> !kir.vec<1xf32, ij>
 // CHECK-NEXT:        %[[K:.*]] = kir.exp %[[E]] : !kir.vec<1xf32, ij> -> !kir.vec<1xf32, ij>
 // CHECK-NEXT:        %[[V:.*]] = kir.mul %[[K]], %[[XS]] : !kir.vec<1xf32, ij>, !kir.vec<3xf32, i> -> !kir.vec<3xf32, ij>
-// CHECK-NEXT:        %[[NEXT:.*]] = kirl.acc_update %[[A]], %[[V]], %[[J]] : !kirl.acc<sum, 3xf32>, !kir.vec<3xf32, ij>
+// CHECK-NEXT:        %[[NEXT:.*]] = kirl.acc_update %[[A]], %[[V]] at %[[J]] : !kirl.acc<sum, 3xf32>, !kir.vec<3xf32, ij>
 // CHECK-NEXT:        scf.yield %[[NEXT]] : !kirl.acc<sum, 3xf32>
 // CHECK-NEXT:      }
 // CHECK-NEXT:      %[[R:.*]] = kirl.acc_finalize %[[ACC]] : !kirl.acc<sum, 3xf32> -> !kir.vec<3xf32, i>
@@ -137,8 +137,8 @@ kir.kernel @parameter {
 // CHECK-NEXT:      %[[MIN:.*]], %[[ARG:.*]] = scf.for %[[J:.*]] = %[[C0]] to %[[REDUCED]] step %[[C1]] iter_args(%[[A0:.*]] = %[[INIT0]], %[[A1:.*]] = %[[INIT1]]) -> (!kirl.acc<min, 1xf64>, !kirl.acc<argmin, 1xf64>) {
 // CHECK-NEXT:        %[[Y:.*]] = kirl.load 1[%[[J]]] : !kir.vec<2xf64, j>
 // CHECK-NEXT:        %[[D:.*]] = kir.sqdist %[[X]], %[[Y]] : !kir.vec<2xf64, i>, !kir.vec<2xf64, j> -> !kir.vec<1xf64, ij>
-// CHECK-NEXT:        %[[N0:.*]] = kirl.acc_update %[[A0]], %[[D]], %[[J]] : !kirl.acc<min, 1xf64>, !kir.vec<1xf64, ij>
-// CHECK-NEXT:        %[[N1:.*]] = kirl.acc_update %[[A1]], %[[D]], %[[J]] : !kirl.acc<argmin, 1xf64>, !kir.vec<1xf64, ij>
+// CHECK-NEXT:        %[[N0:.*]] = kirl.acc_update %[[A0]], %[[D]] at %[[J]] : !kirl.acc<min, 1xf64>, !kir.vec<1xf64, ij>
+// CHECK-NEXT:        %[[N1:.*]] = kirl.acc_update %[[A1]], %[[D]] at %[[J]] : !kirl.acc<argmin, 1xf64>, !kir.vec<1xf64, ij>
 // CHECK-NEXT:        scf.yield %[[N0]], %[[N1]] : !kirl.acc<min, 1xf64>, !kirl.acc<argmin, 1xf64>
 // CHECK-NEXT:      }
 // CHECK-NEXT:      %[[R0:.*]] = kirl.acc_finalize %[[MIN]] : !kirl.acc<min, 1xf64> -> !kir.vec<1xf64, i>

@@ -55,7 +55,7 @@ kirl.func @scaled_max {
       %y = kirl.load 1[%j] : !kir.vec<2xf32, j>
       %d = kir.scalprod %x, %y : !kir.vec<2xf32, i>, !kir.vec<2xf32, j> -> !kir.vec<1xf32, ij>
       %m = kir.mul %d, %s : !kir.vec<1xf32, ij>, !kir.vec<1xf32, p> -> !kir.vec<1xf32, ij>
-      %next = kirl.acc_update %a, %m, %j : !kirl.acc<max, 1xf32>, !kir.vec<1xf32, ij>
+      %next = kirl.acc_update %a, %m at %j : !kirl.acc<max, 1xf32>, !kir.vec<1xf32, ij>
       scf.yield %next : !kirl.acc<max, 1xf32>
     }
     %r = kirl.acc_finalize %acc : !kirl.acc<max, 1xf32> -> !kir.vec<1xf32, i>
@@ -89,7 +89,7 @@ kirl.func @gaussian64 {
       %d = kir.sqdist %x, %y : !kir.vec<3xf64, i>, !kir.vec<3xf64, j> -> !kir.vec<1xf64, ij>
       %n = kir.neg %d : !kir.vec<1xf64, ij> -> !kir.vec<1xf64, ij>
       %k = kir.exp %n : !kir.vec<1xf64, ij> -> !kir.vec<1xf64, ij>
-      %next = kirl.acc_update %a, %k, %j : !kirl.acc<sum, 1xf64>, !kir.vec<1xf64, ij>
+      %next = kirl.acc_update %a, %k at %j : !kirl.acc<sum, 1xf64>, !kir.vec<1xf64, ij>
       scf.yield %next : !kirl.acc<sum, 1xf64>
     }
     %r = kirl.acc_finalize %acc : !kirl.acc<sum, 1xf64> -> !kir.vec<1xf64, i>

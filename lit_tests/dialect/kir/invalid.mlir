@@ -57,7 +57,7 @@ kir.kernel @wrong_result_dim {
 // CHECK-NEXT:    "kir.kernel"() <{sym_name = "wrong_result_category"}> ({
 kir.kernel @wrong_result_category {
   %x = kir.var 0 : !kir.vec<2xf32, i>
-  %p = kir.pow %x, 2 : !kir.vec<2xf32, i> -> !kir.vec<2xf32, j>
+  %p = kir.pow %x {exponent = 2 : i64} : !kir.vec<2xf32, i> -> !kir.vec<2xf32, j>
   kir.output
 }
 

@@ -49,8 +49,8 @@ kir.kernel @constant {
 // CHECK-NEXT:    %[[LOG:.*]] = kir.log %[[EXP]] : !kir.vec<3xf32, i> -> !kir.vec<3xf32, i>
 // CHECK-NEXT:    %[[SQRT:.*]] = kir.sqrt %[[LOG]] : !kir.vec<3xf32, i> -> !kir.vec<3xf32, i>
 // CHECK-NEXT:    %[[SQUARE:.*]] = kir.square %[[SQRT]] : !kir.vec<3xf32, i> -> !kir.vec<3xf32, i>
-// CHECK-NEXT:    %[[CUBE:.*]] = kir.pow %[[SQUARE]], 3 : !kir.vec<3xf32, i> -> !kir.vec<3xf32, i>
-// CHECK-NEXT:    %[[INV:.*]] = kir.pow %[[CUBE]], -2 : !kir.vec<3xf32, i> -> !kir.vec<3xf32, i>
+// CHECK-NEXT:    %[[CUBE:.*]] = kir.pow %[[SQUARE]] {exponent = 3 : i64} : !kir.vec<3xf32, i> -> !kir.vec<3xf32, i>
+// CHECK-NEXT:    %[[INV:.*]] = kir.pow %[[CUBE]] {exponent = -2 : i64} : !kir.vec<3xf32, i> -> !kir.vec<3xf32, i>
 // CHECK-NEXT:    %[[R:.*]] = kir.reduce max over j %[[INV]] : !kir.vec<3xf32, i> -> !kir.vec<3xf32, i>
 // CHECK-NEXT:    kir.output %[[R]] : !kir.vec<3xf32, i>
 kir.kernel @unary {
@@ -60,8 +60,8 @@ kir.kernel @unary {
   %log = kir.log %exp : !kir.vec<3xf32, i> -> !kir.vec<3xf32, i>
   %sqrt = kir.sqrt %log : !kir.vec<3xf32, i> -> !kir.vec<3xf32, i>
   %square = kir.square %sqrt : !kir.vec<3xf32, i> -> !kir.vec<3xf32, i>
-  %cube = kir.pow %square, 3 : !kir.vec<3xf32, i> -> !kir.vec<3xf32, i>
-  %inv = kir.pow %cube, -2 : !kir.vec<3xf32, i> -> !kir.vec<3xf32, i>
+  %cube = kir.pow %square {exponent = 3 : i64} : !kir.vec<3xf32, i> -> !kir.vec<3xf32, i>
+  %inv = kir.pow %cube {exponent = -2 : i64} : !kir.vec<3xf32, i> -> !kir.vec<3xf32, i>
   %r = kir.reduce max over j %inv : !kir.vec<3xf32, i> -> !kir.vec<3xf32, i>
   kir.output %r : !kir.vec<3xf32, i>
 }

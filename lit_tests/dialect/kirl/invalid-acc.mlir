@@ -11,7 +11,7 @@ kirl.func @update_element_type {
 ^bb0(%begin: index, %end: index, %reduced: index):
   %x = kirl.load 0[%begin] : !kir.vec<1xf32, i>
   %init = kirl.acc_init : !kirl.acc<sum, 1xf64>
-  %next = kirl.acc_update %init, %x, %begin : !kirl.acc<sum, 1xf64>, !kir.vec<1xf32, i>
+  %next = kirl.acc_update %init, %x at %begin : !kirl.acc<sum, 1xf64>, !kir.vec<1xf32, i>
   kirl.return
 }
 

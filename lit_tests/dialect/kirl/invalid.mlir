@@ -69,7 +69,7 @@ kirl.func @update_dimension {
 ^bb0(%begin: index, %end: index, %reduced: index):
   %x = kirl.load 0[%begin] : !kir.vec<3xf32, i>
   %init = kirl.acc_init : !kirl.acc<sum, 1xf32>
-  %next = kirl.acc_update %init, %x, %begin : !kirl.acc<sum, 1xf32>, !kir.vec<3xf32, i>
+  %next = kirl.acc_update %init, %x at %begin : !kirl.acc<sum, 1xf32>, !kir.vec<3xf32, i>
   kirl.return
 }
 

@@ -19,7 +19,7 @@
 // CHECK-NEXT:        %[[M:.*]] = kir.mul %[[D]], %[[S]] : !kir.vec<1xf32, ij>, !kir.vec<1xf32, p> -> !kir.vec<1xf32, ij>
 // CHECK-NEXT:        %[[N:.*]] = kir.neg %[[M]] : !kir.vec<1xf32, ij> -> !kir.vec<1xf32, ij>
 // CHECK-NEXT:        %[[K:.*]] = kir.exp %[[N]] : !kir.vec<1xf32, ij> -> !kir.vec<1xf32, ij>
-// CHECK-NEXT:        %[[NEXT:.*]] = kirl.acc_update %[[A]], %[[K]], %[[J]] : !kirl.acc<sum, 1xf32>, !kir.vec<1xf32, ij>
+// CHECK-NEXT:        %[[NEXT:.*]] = kirl.acc_update %[[A]], %[[K]] at %[[J]] : !kirl.acc<sum, 1xf32>, !kir.vec<1xf32, ij>
 // CHECK-NEXT:        scf.yield %[[NEXT]] : !kirl.acc<sum, 1xf32>
 // CHECK-NEXT:      }
 // CHECK-NEXT:      %[[OTHER:.*]] = kirl.acc_init : !kirl.acc<sum, 1xf32>
@@ -43,7 +43,7 @@ kirl.func @gaussian {
       %m = kir.mul %d, %s : !kir.vec<1xf32, ij>, !kir.vec<1xf32, p> -> !kir.vec<1xf32, ij>
       %n = kir.neg %m : !kir.vec<1xf32, ij> -> !kir.vec<1xf32, ij>
       %k = kir.exp %n : !kir.vec<1xf32, ij> -> !kir.vec<1xf32, ij>
-      %next = kirl.acc_update %a, %k, %j : !kirl.acc<sum, 1xf32>, !kir.vec<1xf32, ij>
+      %next = kirl.acc_update %a, %k at %j : !kirl.acc<sum, 1xf32>, !kir.vec<1xf32, ij>
       scf.yield %next : !kirl.acc<sum, 1xf32>
     }
     %other = kirl.acc_init : !kirl.acc<sum, 1xf32>
@@ -67,8 +67,8 @@ kirl.func @gaussian {
 // CHECK-NEXT:      %[[MIN:.*]], %[[ARG:.*]] = scf.for %[[I:.*]] = %[[C0]] to %[[REDUCED]] step %[[C1]] iter_args(%[[M:.*]] = %[[MIN0]], %[[G:.*]] = %[[ARG0]]) -> (!kirl.acc<min, 1xf64>, !kirl.acc<argmin, 1xf64>) {
 // CHECK-NEXT:        %[[X:.*]] = kirl.load 0[%[[I]]] : !kir.vec<2xf64, i>
 // CHECK-NEXT:        %[[D:.*]] = kir.sqdist %[[X]], %[[Y]] : !kir.vec<2xf64, i>, !kir.vec<2xf64, j> -> !kir.vec<1xf64, ij>
-// CHECK-NEXT:        %[[M1:.*]] = kirl.acc_update %[[M]], %[[D]], %[[I]] : !kirl.acc<min, 1xf64>, !kir.vec<1xf64, ij>
-// CHECK-NEXT:        %[[G1:.*]] = kirl.acc_update %[[G]], %[[D]], %[[I]] : !kirl.acc<argmin, 1xf64>, !kir.vec<1xf64, ij>
+// CHECK-NEXT:        %[[M1:.*]] = kirl.acc_update %[[M]], %[[D]] at %[[I]] : !kirl.acc<min, 1xf64>, !kir.vec<1xf64, ij>
+// CHECK-NEXT:        %[[G1:.*]] = kirl.acc_update %[[G]], %[[D]] at %[[I]] : !kirl.acc<argmin, 1xf64>, !kir.vec<1xf64, ij>
 // CHECK-NEXT:        scf.yield %[[M1]], %[[G1]] : !kirl.acc<min, 1xf64>, !kirl.acc<argmin, 1xf64>
 // CHECK-NEXT:      }
 // CHECK-NEXT:      %[[RMIN:.*]] = kirl.acc_finalize %[[MIN]] : !kirl.acc<min, 1xf64> -> !kir.vec<1xf64, j>
@@ -89,8 +89,8 @@ kirl.func @argmin_over_i {
     %min, %arg = scf.for %i = %c0 to %reduced step %c1 iter_args(%m = %min0, %g = %arg0) -> (!kirl.acc<min, 1xf64>, !kirl.acc<argmin, 1xf64>) {
       %x = kirl.load 0[%i] : !kir.vec<2xf64, i>
       %d = kir.sqdist %x, %y : !kir.vec<2xf64, i>, !kir.vec<2xf64, j> -> !kir.vec<1xf64, ij>
-      %m1 = kirl.acc_update %m, %d, %i : !kirl.acc<min, 1xf64>, !kir.vec<1xf64, ij>
-      %g1 = kirl.acc_update %g, %d, %i : !kirl.acc<argmin, 1xf64>, !kir.vec<1xf64, ij>
+      %m1 = kirl.acc_update %m, %d at %i : !kirl.acc<min, 1xf64>, !kir.vec<1xf64, ij>
+      %g1 = kirl.acc_update %g, %d at %i : !kirl.acc<argmin, 1xf64>, !kir.vec<1xf64, ij>
       scf.yield %m1, %g1 : !kirl.acc<min, 1xf64>, !kirl.acc<argmin, 1xf64>
     }
     %rmin = kirl.acc_finalize %min : !kirl.acc<min, 1xf64> -> !kir.vec<1xf64, j>
