@@ -65,8 +65,10 @@ _SUM = ReductionRule(
     layout=lambda spec: ("float",),
     reference=lambda spec, values, weights, axis: values.sum(axis=axis),
     init=lambda em, spec: [[em.constant(0.0)] * spec.dim],
-    update=lambda em, spec, state, value, weight, index: [[em.add(s, v) for s, v in zip(state[0], value)]],
-    combine=lambda em, spec, a, b: [[em.add(x, y) for x, y in zip(a[0], b[0])]],
+    update=lambda em, spec, state, value, weight, index: [
+        [em.add(s, v) for s, v in zip(state[0], value, strict=True)]
+    ],
+    combine=lambda em, spec, a, b: [[em.add(x, y) for x, y in zip(a[0], b[0], strict=True)]],
     finalize=lambda em, spec, state: state[0],
 )
 
@@ -200,11 +202,13 @@ def _lse_family(view: str) -> ReductionRule:
     """Unweighted: one (peak, sum) per entry. `view`: 'log' -> peak + log(sum); 'raw' -> both."""
 
     def update(em, spec, state, value, weight, index):
-        pairs = [_shifted_update(em, m, [s], v, [em.constant(1.0)]) for m, s, v in zip(*state, value)]
+        pairs = [
+            _shifted_update(em, m, [s], v, [em.constant(1.0)]) for m, s, v in zip(*state, value, strict=True)
+        ]
         return [[m for m, _ in pairs], [s[0] for _, s in pairs]]
 
     def combine(em, spec, a, b):
-        pairs = [_shifted_combine(em, ma, [sa], mb, [sb]) for ma, sa, mb, sb in zip(*a, *b)]
+        pairs = [_shifted_combine(em, ma, [sa], mb, [sb]) for ma, sa, mb, sb in zip(*a, *b, strict=True)]
         return [[m for m, _ in pairs], [s[0] for _, s in pairs]]
 
     def finalize(em, spec, state):
