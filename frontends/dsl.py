@@ -29,7 +29,7 @@ from xdsl.ir import Operation
 
 from kir.dialect import formula as kir_ops
 from kir.errors import FormulaError
-from kir.registry import DSL_FUNCTIONS, OP_RULES
+from kir.registry import DSL_FUNCTIONS, OP_RULES, dsl_op
 
 # Relative: ruff files an absolute `kir.frontends` among third-party imports, as it lives outside kir/.
 from .expr import Expr, apply, constant, variable, variables_of
@@ -382,9 +382,11 @@ class _Parser:
             if dim < 1 or dim > 1 << 16:
                 raise self.error(f"Zero: the dimension must be between 1 and 65536, got {dim}", start, end)
             return constant((0.0,) * dim)
-        op = DSL_FUNCTIONS.get(name.text)
-        if op is None:
+        candidates = DSL_FUNCTIONS.get(name.text)
+        if candidates is None:
             raise self.error(_unknown_function(name.text, self.aliases), start, name.end)
+        # A name may spell several ops, told apart by their argument count (Max(x) / Max(a, b)).
+        op = dsl_op(name.text, len(args)) or candidates[0]
         n_formulas = op.ARITY
         attr_names = OP_RULES[op].dsl_attrs
         wanted = ["a formula"] * n_formulas + [f"the integer {a}" for a in attr_names]

@@ -14,7 +14,7 @@ from xdsl.ir import Operation
 from kir.rules import complex, elementwise, matrix, vector
 from kir.rules.common import Entries, OpRule
 
-__all__ = ["DSL_FUNCTIONS", "OP_RULES", "Entries", "OpRule", "rule_for"]
+__all__ = ["DSL_FUNCTIONS", "OP_RULES", "Entries", "OpRule", "dsl_op", "rule_for"]
 
 OP_RULES: dict[type[Operation], OpRule] = {
     **elementwise.RULES,
@@ -33,7 +33,26 @@ def rule_for(op: type[Operation] | Operation) -> OpRule:
         raise NotImplementedError(f"no rule registered for {op_class.name}") from None
 
 
-DSL_FUNCTIONS: dict[str, type[Operation]] = {
-    rule.dsl: op for op, rule in OP_RULES.items() if rule.dsl is not None
-}
-"""Function names of the string DSL that map one-to-one onto a dialect op."""
+def _dsl_functions() -> dict[str, tuple[type[Operation], ...]]:
+    table: dict[str, list[type[Operation]]] = {}
+    for op, rule in OP_RULES.items():
+        if rule.dsl is not None:
+            table.setdefault(rule.dsl, []).append(op)
+    for name, ops in table.items():
+        counts = [op.ARITY + len(OP_RULES[op].dsl_attrs) for op in ops]
+        if len(set(counts)) != len(counts):
+            raise RuntimeError(f"DSL function {name} has two ops with {max(counts)} arguments")
+    return {name: tuple(ops) for name, ops in table.items()}
+
+
+DSL_FUNCTIONS: dict[str, tuple[type[Operation], ...]] = _dsl_functions()
+"""Function names of the string DSL -> the ops they spell. A name may spell several ops told
+apart by their argument count (KeOps' `Max(x)` over a vector's entries, `Max(a, b)` entrywise)."""
+
+
+def dsl_op(name: str, argument_count: int) -> type[Operation] | None:
+    """The op `name(...)` with `argument_count` arguments spells, if any."""
+    for op in DSL_FUNCTIONS.get(name, ()):
+        if op.ARITY + len(OP_RULES[op].dsl_attrs) == argument_count:
+            return op
+    return None
