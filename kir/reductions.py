@@ -86,48 +86,54 @@ _ZERO = ReductionRule(
 
 
 def _ranked(smaller: bool, k_of: Callable[[ReductionSpec], int], output: str) -> ReductionRule:
-    """Keep the K best values (and their indices) per entry; K = 1 for Min/Max/ArgMin/ArgMax."""
+    """Keep the K best values per entry (K = 1 for Min/Max/ArgMin/ArgMax), with their indices
+    when the output is indices. A slot is a tuple (value,) or (value, index)."""
     start = np.inf if smaller else -np.inf
+    with_indices = output == "indices"
 
     def better(em: Emitter, value: Value, kept: Value) -> Value:
         return em.less(value, kept) if smaller else em.greater(value, kept)
 
-    def insert(em: Emitter, values: list[Value], indices: list[Value], value: Value, index: Value):
-        # values is sorted best first; `value` goes before the first entry it strictly beats,
-        # so ties keep the earlier index first and NaN (which beats nothing) never enters.
-        beats = [better(em, value, kept) for kept in values]
-        new_values, new_indices = [], []
-        for r in range(len(values)):
-            shifted = beats[r - 1] if r else None
-            from_above_v = values[r - 1] if r else value
-            from_above_i = indices[r - 1] if r else index
-            here_v = em.select(shifted, from_above_v, value) if r else value
-            here_i = em.select(shifted, from_above_i, index) if r else index
-            new_values.append(em.select(beats[r], here_v, values[r]))
-            new_indices.append(em.select(beats[r], here_i, indices[r]))
-        return new_values, new_indices
+    def insert(em: Emitter, slots: list[tuple], new: tuple) -> list[tuple]:
+        # Slots are sorted best first; `new` goes before the first slot it strictly beats, so
+        # ties keep the earlier index first and NaN (which beats nothing) never enters.
+        beats = [better(em, new[0], slot[0]) for slot in slots]
+        result = []
+        for r, slot in enumerate(slots):
+            incoming = (
+                new
+                if r == 0
+                else tuple(
+                    em.select(beats[r - 1], above, fresh)
+                    for above, fresh in zip(slots[r - 1], new, strict=True)
+                )
+            )
+            result.append(tuple(em.select(beats[r], x, kept) for x, kept in zip(incoming, slot, strict=True)))
+        return result
 
-    def columns(spec: ReductionSpec, state: State, d: int) -> tuple[list[Value], list[Value]]:
+    def columns(spec: ReductionSpec, state: State) -> list[list[tuple]]:
+        """Per entry d, its K slots."""
         k = k_of(spec)
-        return [state[0][r * spec.dim + d] for r in range(k)], [state[1][r * spec.dim + d] for r in range(k)]
+        return [[tuple(c[r * spec.dim + d] for c in state) for r in range(k)] for d in range(spec.dim)]
 
-    def rebuild(spec: ReductionSpec, per_entry: list[tuple[list[Value], list[Value]]]) -> State:
+    def rebuild(spec: ReductionSpec, per_entry: list[list[tuple]]) -> State:
         k = k_of(spec)
-        values = [per_entry[d][0][r] for r in range(k) for d in range(spec.dim)]
-        indices = [per_entry[d][1][r] for r in range(k) for d in range(spec.dim)]
-        return [values, indices]
+        width = len(per_entry[0][0])
+        return [[per_entry[d][r][c] for r in range(k) for d in range(spec.dim)] for c in range(width)]
 
     def update(em, spec, state, value, weight, index):
-        return rebuild(spec, [insert(em, *columns(spec, state, d), value[d], index) for d in range(spec.dim)])
+        new = [(v, index) if with_indices else (v,) for v in value]
+        return rebuild(
+            spec, [insert(em, slots, n) for slots, n in zip(columns(spec, state), new, strict=True)]
+        )
 
     def combine(em, spec, a, b):
-        # b covers later indices: inserting its entries after a's keeps ties in index order.
+        # b covers later indices: inserting its slots after a's keeps ties in index order.
         merged = []
-        for d in range(spec.dim):
-            values, indices = columns(spec, a, d)
-            for value, index in zip(*columns(spec, b, d), strict=True):
-                values, indices = insert(em, values, indices, value, index)
-            merged.append((values, indices))
+        for slots, later in zip(columns(spec, a), columns(spec, b), strict=True):
+            for slot in later:
+                slots = insert(em, slots, slot)
+            merged.append(slots)
         return rebuild(spec, merged)
 
     def reference(spec, values, weights, axis):
@@ -141,19 +147,20 @@ def _ranked(smaller: bool, k_of: Callable[[ReductionSpec], int], output: str) ->
             best = np.pad(best, pad, constant_values=start)
             order = np.pad(order, pad, constant_values=-1)
         order = np.where(best == start, -1, order)
-        flat = best if output == "values" else order.astype(np.int64)
+        flat = order.astype(np.int64) if with_indices else best
         return flat.reshape(*flat.shape[:-2], k * spec.dim)
 
+    def init(em, spec):
+        size = k_of(spec) * spec.dim
+        return [[em.constant(start)] * size] + ([[em.index_constant(-1)] * size] if with_indices else [])
+
     return ReductionRule(
-        layout=lambda spec: ("float", "index"),
+        layout=lambda spec: ("float", "index") if with_indices else ("float",),
         reference=reference,
-        init=lambda em, spec: [
-            [em.constant(start)] * (k_of(spec) * spec.dim),
-            [em.index_constant(-1)] * (k_of(spec) * spec.dim),
-        ],
+        init=init,
         update=update,
         combine=combine,
-        finalize=lambda em, spec, state: state[0] if output == "values" else state[1],
+        finalize=lambda em, spec, state: state[-1],
     )
 
 

@@ -59,12 +59,12 @@ kirl.func @i64_argument {
 // -----
 
 /// A state over 1-vectors cannot take a 3-vector.
-// CHECK-LABEL: {{^}}kirl.acc_update: a value of dimension 3 does not fit !kirl.acc<sum, 1xf32>
+// CHECK-LABEL: {{^}}kirl.acc_update: values of dimensions [3] do not fit !kirl.acc<sum, 1xf32> (expected [1])
 // CHECK-NEXT:  "builtin.module"() ({
 // CHECK-NEXT:    "kirl.func"() <{sym_name = "update_dimension"}> ({
-// CHECK:         %next = "kirl.acc_update"(%init, %x, %begin)
+// CHECK:         %next = "kirl.acc_update"(%init, %begin, %x)
 // CHECK-NEXT:    ^^^^
-// CHECK-NEXT:    | Operation does not verify: kirl.acc_update: a value of dimension 3 does not fit !kirl.acc<sum, 1xf32>
+// CHECK-NEXT:    | Operation does not verify: kirl.acc_update: values of dimensions [3] do not fit !kirl.acc<sum, 1xf32> (expected [1])
 kirl.func @update_dimension {
 ^bb0(%begin: index, %end: index, %reduced: index):
   %x = kirl.load 0[%begin] : !kir.vec<3xf32, i>
