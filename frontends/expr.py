@@ -106,11 +106,14 @@ def constant(values: tuple[float, ...] | float) -> Expr:
 def apply(op: type[Operation], *args: Expr, **attrs: Hashable) -> Expr:
     """`op` applied to `args`; raises FormulaError when the shapes do not fit the op's rule."""
     operand_types = [VecType(a.dim, f64, a.category) for a in args]
+    attrs = {name: tuple(v) if isinstance(v, list) else v for name, v in attrs.items()}
     try:
-        result = op.infer_type(*operand_types)  # type: ignore[attr-defined]
+        result = op.infer_type(*operand_types, **attrs)  # type: ignore[attr-defined]
     except VerifyException as error:
         shapes = ", ".join(f"dimension {a.dim}" for a in args)
         raise FormulaError(f"{error} (operands: {shapes})") from None
+    except TypeError as error:  # an attribute of the wrong kind (a tuple for an integer...)
+        raise FormulaError(f"{op.name}: bad arguments {attrs}: {error}") from None
     return Expr(op, tuple(args), tuple(sorted(attrs.items())), result.size, result.cat)
 
 
