@@ -17,8 +17,22 @@ if not _os.path.isdir(_os.path.join(__path__[0], "frontends")) and _os.path.isdi
     __path__.append(_checkout)
 
 from kir.errors import ArgumentError, FormulaError, KirError  # noqa: E402
+from kir.frontends.builder import FUNCTIONS as _FUNCTIONS  # noqa: E402
+from kir.frontends.builder import Pm, Vi, Vj  # noqa: E402
 from kir.kernel import Kernel, compile  # noqa: E402
 
 __version__ = "0.1.0"
 
-__all__ = ["ArgumentError", "FormulaError", "Kernel", "KirError", "compile", "__version__"]
+__all__ = ["ArgumentError", "FormulaError", "Kernel", "KirError", "Pm", "Vi", "Vj", "compile", "__version__"]
+
+
+def __getattr__(name: str):
+    """The builder functions: `kir.exp`, `kir.sqdist`, ... (every DSL function, lower-cased)."""
+    try:
+        return _FUNCTIONS[name]
+    except KeyError:
+        raise AttributeError(f"module 'kir' has no attribute {name!r}") from None
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_FUNCTIONS])

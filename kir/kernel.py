@@ -199,13 +199,13 @@ class Kernel:
 
 
 def compile(
-    formula: str,
+    formula: str | Expr,
     aliases: Sequence[str] = (),
     reduction: str = "Sum",
     axis: int = 1,
     dtype: str | None = None,
     opt_arg: int | None = None,
-    formula2: str | None = None,
+    formula2: str | Expr | None = None,
 ) -> Kernel:
     """Compile `reduction` of `formula` over j (axis=1, one output row per i) or over i (axis=0).
 
@@ -215,5 +215,17 @@ def compile(
     KMin, ArgKMin, KMin_ArgKMin (`opt_arg` = K), LogSumExp (with an optional `formula2` of
     weights), Max_SumShiftExp, Max_SumShiftExpWeight and SumSoftMaxWeight (`formula2`), Zero.
     Index results are int64; Min_ArgMin-style reductions return a tuple (docs/semantics.md).
+    `formula` (and `formula2`) may also be built in Python (`kir.exp(-kir.sqdist(x, y))`);
+    `aliases` are then not needed.
     """
+    if isinstance(formula, Expr):
+        if aliases:
+            raise KirError("aliases name the variables of a string formula; a built formula needs none")
+        if formula2 is not None and not isinstance(formula2, Expr):
+            raise KirError("formula2 must be built in Python too when formula is")
+        return Kernel.from_expr(formula, reduction, axis, dtype, opt_arg, formula2)
+    if isinstance(formula2, Expr):
+        raise KirError("formula2 must be a string when formula is")
+    if not isinstance(formula, str):
+        raise KirError(f"formula must be a string or a built formula, got {type(formula).__name__}")
     return Kernel.from_formula(formula, aliases, reduction, axis, dtype, opt_arg, formula2)
