@@ -21,6 +21,9 @@ from kir.pipeline import formula_passes, loop_passes, run_passes
 from kir.reductions import KEOPS_REDUCTIONS
 from kir.runtime.arrays import DTYPES, SHORT_DTYPES, ArgumentSpec, check_arguments, is_torch_tensor
 
+STAGES = ("kir", "loops", "llvm", "llvm-opt")
+"""Stages `Kernel.ir` prints."""
+
 
 def signature(roots: Sequence[Expr], names: dict[int, str] | None = None) -> list[ArgumentSpec]:
     """The arguments of a kernel over the formulas `roots`, by position; `names` label them."""
@@ -61,10 +64,10 @@ def keops_reductions(
 
 @dataclass
 class _Compiled:
-    """Machine code for one dtype, and the IR of every stage that produced it."""
+    """Machine code for one dtype (the JIT module owns it)."""
 
     function: ctypes._CFuncPtr
-    stages: dict[str, str]
+    jit: object
 
 
 class Kernel:
@@ -146,11 +149,21 @@ class Kernel:
         return build_kernel(self.name, self.reductions, SHORT_DTYPES[dtype], self.var_names)
 
     def ir(self, stage: str = "kir", dtype: str | None = None) -> str:
-        """The kernel's IR at `stage`: 'kir' (formula), 'loops', 'llvm' or 'llvm-opt'."""
-        stages = self._compile(dtype or self.dtype or "float32").stages
-        if stage not in stages:
-            raise KirError(f"unknown stage {stage!r}; choose from {', '.join(stages)}")
-        return stages[stage]
+        """The kernel's IR at `stage`: 'kir' (formula), 'loops', 'llvm' or 'llvm-opt'.
+
+        Printed on request only: compiling keeps no text, so printing costs nothing until asked."""
+        from kir.backends.cpu.codegen import to_llvm_module
+
+        dtype = dtype or self.dtype or "float32"
+        if stage not in STAGES:
+            raise KirError(f"unknown stage {stage!r}; choose from {', '.join(STAGES)}")
+        if stage == "llvm-opt":
+            return self._compile(dtype).jit.optimized_ir()
+        module = self.module(dtype)
+        if stage == "kir":
+            return module_text(module)
+        run_passes(module, formula_passes() + loop_passes(), verify=True)
+        return module_text(module) if stage == "loops" else str(to_llvm_module(module))
 
     def _compile(self, dtype: str) -> _Compiled:
         with self._lock:
@@ -163,14 +176,9 @@ class Kernel:
         from kir.backends.cpu.jit import JitModule
 
         module = self.module(dtype)
-        stages = {"kir": module_text(module)}
         run_passes(module, formula_passes() + loop_passes(), verify=False)
-        stages["loops"] = module_text(module)
-        llvm_module = to_llvm_module(module)
-        stages["llvm"] = str(llvm_module)
-        jit = JitModule(llvm_module)
-        stages["llvm-opt"] = jit.optimized_ir()
-        return _Compiled(jit.function(self.name), stages)
+        jit = JitModule(to_llvm_module(module))
+        return _Compiled(jit.function(self.name), jit)
 
     def __call__(self, *arrays: object) -> np.ndarray | tuple[np.ndarray, ...]:
         returns_torch = any(is_torch_tensor(a) for a in arrays)

@@ -19,7 +19,9 @@ from xdsl.dialects.builtin import DenseArrayBase, FloatAttr, IntegerAttr, String
 from xdsl.ir import Attribute, SSAValue
 from xdsl.irdl import (
     IRDLOperation,
+    OptPropertyDef,
     ParsePropInAttrDict,
+    VerificationContext,
     result_def,
     traits_def,
     var_operand_def,
@@ -114,10 +116,28 @@ class FormulaOp(IRDLOperation, ABC):
         return broadcast_dims(cls.name, dims)
 
     @classmethod
+    def check_attributes(cls, attrs: dict[str, Any]) -> None:
+        """VerifyException unless `attrs` are exactly the op's properties, each of the right kind."""
+        expected = cls.get_irdl_definition().properties
+        required = {
+            name for name, definition in expected.items() if not isinstance(definition, OptPropertyDef)
+        }
+        if not required <= set(attrs) <= set(expected):
+            raise VerifyException(
+                f"{cls.name} takes the attributes {sorted(expected) or 'none'}, got {sorted(attrs) or 'none'}"
+            )
+        for name, value in attrs.items():
+            try:
+                expected[name].constr.verify(to_attribute(value), VerificationContext())
+            except (VerifyException, TypeError):
+                raise VerifyException(f"{cls.name}: attribute {name} cannot be {value!r}") from None
+
+    @classmethod
     def infer_type(cls, *operands: VecType, **attrs: Any) -> VecType:
         """The result type for these operand types and attribute values."""
         if len(operands) != cls.ARITY:
             raise VerifyException(f"{cls.name} takes {cls.ARITY} operand(s), got {len(operands)}")
+        cls.check_attributes(attrs)
         element_type = shared_element_type(cls.name, operands)
         dim = cls.result_dim([o.size for o in operands], **attrs)
         return VecType(dim, element_type, join_categories(o.cat for o in operands))
