@@ -64,13 +64,15 @@ def formulas(draw, depth: int) -> Expr:
         return apply(draw(st.sampled_from([ops.NegOp, ops.ExpOp, ops.SquareOp])), args[0])
 
 
-def _compare(formula: Expr, reduction: str, axis: int, arrays: list[np.ndarray]) -> None:
+def _compare(
+    formula: Expr, reduction: str, axis: int, arrays: list[np.ndarray], sizes: tuple[int, int]
+) -> None:
     options = {"opt_arg": 2} if "K" in reduction else {}
     variables = [leaf for leaf in _leaves() if leaf.op is ops.VarOp]
     kernel = Kernel.from_expr(formula, reduction, axis, declared=variables, **options)
     with np.errstate(all="ignore"):
         result = kernel(*arrays)
-        (reference,) = evaluate(kernel.module("float64"), arrays)
+        (reference,) = evaluate(kernel.module("float64"), arrays, sizes)
     context = f"seed {SEED}, formula {formula!r}, reduction {reduction}, axis {axis}"
     assert result.shape == reference.shape, context
     if reference.dtype == np.int64:
@@ -107,4 +109,4 @@ def test_random_formula_matches_reference(formula: Expr, reduction: str, axis: i
     size_i, size_j = sizes
     shapes = [(size_i, 3), (size_j, 3), (size_i, 1), (size_j, 1), (2,)]
     arrays = [rng.uniform(-2.0, 2.0, size=shape) for shape in shapes]
-    _compare(formula, reduction, axis, arrays)
+    _compare(formula, reduction, axis, arrays, sizes)

@@ -20,6 +20,12 @@ GROUPS: tuple[ModuleType, ...] = (core, elementwise, vector, matrix, complex)
 
 KIR = Dialect("kir", [op for group in GROUPS for op in group.OPS], [VecType])
 
+_CLASS_NAMES = [op.__name__ for group in GROUPS for op in group.OPS]
+if len(set(_CLASS_NAMES)) != len(_CLASS_NAMES):  # `__getattr__` below would hide one of them
+    raise ImportError(
+        f"two kir op classes share a name: {sorted(n for n in _CLASS_NAMES if _CLASS_NAMES.count(n) > 1)}"
+    )
+
 __all__ = ["GROUPS", "KIR", "REDUCTIONS", "ConstantOp", "KernelOp", "OutputOp", "ReduceOp", "VarOp"]
 
 
