@@ -82,30 +82,37 @@ def render() -> str:
         "",
     ]
     lines += _coverage()
-    lines += ["", "## Ops", "", "| DSL | builder | IR op | meaning and shape | derivative |", "| --- | --- | --- | --- | --- |"]
+    lines += ["", "## Ops", "", "| DSL | builder | IR op | meaning and shape | derivative |"]
+    lines += ["| --- | --- | --- | --- | --- |"]
     for name in sorted(DSL_FUNCTIONS, key=str.lower):
         for op in DSL_FUNCTIONS[name]:
             arguments = ["f"] * op.ARITY + list(OP_RULES[op].dsl_attrs)
             spelled = f"`{name}({', '.join(arguments)})`"
             lines.append(f"| {spelled} | {_builder(name)} | `{op.name}` | {_doc(op)} | — |")
-    lines += ["", "Operators: `a + b` (Add), `a - b` (Subtract), `a * b` (Mult), `a / b` (Divide), `-a` (Minus),"]
-    lines += ["`a | b` (Scalprod), `a ** n` (Square for 2, Pow for another integer, Sqrt for 0.5, else Powf);"]
-    lines += ["numbers are constants. Python's precedence applies, as KeOps evaluates formula strings."]
+    lines += [
+        "",
+        "Operators: `a + b` (Add), `a - b` (Subtract), `a * b` (Mult), `a / b` (Divide),",
+        "`-a` (Minus), `a | b` (Scalprod), `a ** n` (Square for 2, Pow for another integer, Sqrt",
+        "for 0.5, else Powf); numbers are constants. Python's precedence applies, as KeOps evaluates",
+        "formula strings.",
+    ]
     lines += ["", "Handled by the parser:", ""]
     lines += [f"- `{name}`: {text}" for name, text in PARSER_FUNCTIONS.items()]
-    lines += ["", "## Reductions", "", "| Genred name | kir reductions (fused) | options | output row | dtype |"]
+    lines += ["", "## Reductions", ""]
+    lines += ["| Genred name | kir reductions (fused) | options | output row | dtype |"]
     lines += ["| --- | --- | --- | --- | --- |"]
     for name, kinds in KEOPS_REDUCTIONS.items():
         shapes = [REDUCTIONS[k] for k in kinds]
-        options = ", ".join(
-            sorted({"opt_arg = K" for s in shapes if s.needs_k} | {"formula2 = G" for s in shapes if s.weighted})
-        )
+        needs = {"opt_arg = K" for s in shapes if s.needs_k} | {"formula2 = G" for s in shapes if s.weighted}
+        options = ", ".join(sorted(needs))
         outputs = " and ".join(_output(k) for k in kinds)
         dtype = " and ".join("int64" if s.index_output else "input dtype" for s in shapes)
-        lines.append(f"| `{name}` | {', '.join(f'`{k}`' for k in kinds)} | {options or '—'} | {outputs} | {dtype} |")
-    lines += ["", "`LogSumExp` with `formula2 = G` computes `logsumexp_weight`: log(sum_j exp(F) G), dim of G."]
+        spelled = ", ".join(f"`{k}`" for k in kinds)
+        lines.append(f"| `{name}` | {spelled} | {options or '—'} | {outputs} | {dtype} |")
+    lines += ["", "`LogSumExp` with `formula2 = G` computes `logsumexp_weight`: log(sum_j exp(F) G)."]
     lines += ["Semantics of empty inputs, NaN, infinities and ties: docs/semantics.md.", ""]
-    lines += ["## Examples", "", "Each runs in the tests (formula; aliases; reduction; options):", "", "```text"]
+    lines += ["## Examples", "", "Each runs in the tests (formula; aliases; reduction; options):", ""]
+    lines += ["```text"]
     for formula, aliases, reduction, options in EXAMPLES:
         extra = "; " + ", ".join(f"{k}={v}" for k, v in options.items()) if options else ""
         lines.append(f"{formula}; {', '.join(aliases)}; {reduction}{extra}")
@@ -133,7 +140,8 @@ def _output(kind: str) -> str:
 
 
 def _coverage() -> list[str]:
-    lines = ["## Coverage of KeOps 2.3", "", "| group | KeOps ops | in kir | missing |", "| --- | --- | --- | --- |"]
+    lines = ["## Coverage of KeOps 2.3", "", "| group | KeOps ops | in kir | missing |"]
+    lines += ["| --- | --- | --- | --- |"]
     covered_total = total = 0
     for group, names in KEOPS_OPS.items():
         have = [n for n in names if n in DSL_FUNCTIONS or n in PARSER_FUNCTIONS]

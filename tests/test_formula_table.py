@@ -14,11 +14,14 @@ DOC = Path(__file__).resolve().parents[1] / "docs" / "formulas.md"
 
 
 def test_docs_formulas_is_up_to_date() -> None:
-    assert DOC.read_text() == render(), "docs/formulas.md is stale: run `python -m kir.formula_table > docs/formulas.md`"
+    stale = "docs/formulas.md is stale: run `python -m kir.formula_table > docs/formulas.md`"
+    assert DOC.read_text() == render(), stale
 
 
 @pytest.mark.parametrize("formula, aliases, reduction, options", EXAMPLES, ids=[e[0] for e in EXAMPLES])
-def test_every_example_parses_and_runs(formula: str, aliases: list[str], reduction: str, options: dict) -> None:
+def test_every_example_parses_and_runs(
+    formula: str, aliases: list[str], reduction: str, options: dict
+) -> None:
     kernel = kir.compile(formula, aliases, reduction, **options)
     rng = np.random.default_rng(0)
     arrays = []

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from kir.dialect import elementwise as ops
 from kir.emitter import Emitter, Value
-from kir.rules.common import Entries, OpRule, elementwise
+from kir.rules.common import Entries, OpRule, as_float, elementwise
 
 
 def _lower_pow(em: Emitter, x: Entries, exponent: int) -> Entries:
@@ -26,6 +28,86 @@ def _lower_pow(em: Emitter, x: Entries, exponent: int) -> Entries:
     return [power(v) for v in x]
 
 
+# -- KeOps' other elementwise functions ------------------------------------------------------------
+# Each lowering is KeOps' C expression (keopscore/utils/math_functions.py) with IEEE rules, and each
+# reference writes that expression again in NumPy, so special values agree by construction:
+#   Rsqrt(0) = 0, Rsqrt(+inf) = 0;  XLogX(0) = 0, XLogX(+inf) = +inf;  SinXDivX(0) = 1, (+-inf) = NaN;
+#   Sign(0) = Sign(NaN) = 0;  Step(0) = Step(NaN) = 1;  ReLU(NaN) = NaN;  DiffClampInt(NaN) = 1;
+#   Clamp/ClampInt(NaN, a, b) = NaN;  IfElse(NaN, a, b) = b;  comparisons are C's (only != holds on NaN).
+# Max(a, b) / Min(a, b) have no KeOps formula: they follow torch.maximum / torch.minimum (NaN wins).
+
+
+def _where_zero(x: np.ndarray, at_zero: float, elsewhere: np.ndarray) -> np.ndarray:
+    return np.where(x == 0, at_zero, elsewhere)
+
+
+def _guarded(em: Emitter, x: Value, at_zero: float, elsewhere: Value) -> Value:
+    # KeOps writes `x ? f(x) : c`: only +-0 takes the constant, NaN goes through f.
+    return em.select(em.equal(x, em.constant(0.0)), em.constant(at_zero), elsewhere)
+
+
+def _round_half_away(y: np.ndarray) -> np.ndarray:
+    # C's round; np.round rounds halves to even, and floor(|y| + 0.5) errs at 0.49999999999999994.
+    t = np.trunc(y)
+    return np.where(np.abs(y - t) >= 0.5, t + np.sign(y), t)
+
+
+def _reference_round(x: np.ndarray, decimals: int) -> np.ndarray:
+    scale = 10.0 ** abs(decimals)
+    if decimals >= 0:
+        return _round_half_away(x * scale) / scale
+    return _round_half_away(x / scale) * scale
+
+
+def _lower_round(em: Emitter, x: Value, decimals: int) -> Value:
+    # KeOps multiplies by 10^d; for d < 0 we divide by 10^-d, which is exact where 0.01 is not.
+    # In float32 x * 10^d is rounded before `round`, so a value within an ulp of a half rounds
+    # either way: results may differ from a float64 evaluation by 10^-d there. (10^|d| itself is
+    # exact up to |d| = 10 in float32, 22 in float64.) Where |x| * 10^d overflows, the result is inf.
+    scale = em.constant(10.0 ** abs(decimals))
+    if decimals >= 0:
+        return em.div(em.math("round", em.mul(x, scale)), scale)
+    return em.mul(em.math("round", em.div(x, scale)), scale)
+
+
+def _lower_clamp(em: Emitter, x: Value, low: Value, high: Value) -> Value:
+    return em.select(em.less(x, low), low, em.select(em.greater(x, high), high, x))
+
+
+def _reference_clamp(x: np.ndarray, low: np.ndarray | float, high: np.ndarray | float) -> np.ndarray:
+    return np.where(x < low, low, np.where(x > high, high, x))
+
+
+def _lower_diffclampint(em: Emitter, x: Value, low: int, high: int) -> Value:
+    outside = em.logical_or(em.less(x, em.constant(low)), em.greater(x, em.constant(high)))
+    return em.select(outside, em.constant(0.0), em.constant(1.0))
+
+
+def _reference_mod(x: np.ndarray, n: np.ndarray, d: np.ndarray) -> np.ndarray:
+    return x - n * np.floor((x - d) / n)
+
+
+def _lower_mod(em: Emitter, x: Value, n: Value, d: Value) -> Value:
+    return em.sub(x, em.mul(n, em.math("floor", em.div(em.sub(x, d), n))))
+
+
+def _lower_maximum(em: Emitter, a: Value, b: Value) -> Value:
+    # b when it is larger or NaN; otherwise a, which is also right when a is NaN.
+    return em.select(em.logical_or(em.less(a, b), em.is_nan(b)), b, a)
+
+
+def _lower_minimum(em: Emitter, a: Value, b: Value) -> Value:
+    return em.select(em.logical_or(em.greater(a, b), em.is_nan(b)), b, a)
+
+
+def _compare(test: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> Callable[..., np.ndarray]:
+    return lambda a, b: test(a, b).astype(np.float64)
+
+
+def _math(name: str) -> Callable[..., Entries]:
+    return elementwise(lambda em, *args: em.math(name, *args))
+
+
 RULES: dict[type, OpRule] = {
     ops.NegOp: OpRule("Minus", np.negative, elementwise(lambda em, a: em.neg(a))),
     ops.ExpOp: OpRule("Exp", np.exp, elementwise(lambda em, a: em.math("exp", a))),
@@ -40,4 +122,87 @@ RULES: dict[type, OpRule] = {
     ops.MulOp: OpRule("Mult", np.multiply, elementwise(lambda em, a, b: em.mul(a, b))),
     ops.DivOp: OpRule("Divide", np.divide, elementwise(lambda em, a, b: em.div(a, b))),
     ops.PowfOp: OpRule("Powf", np.power, elementwise(lambda em, a, b: em.math("pow", a, b))),
+    ops.RsqrtOp: OpRule(
+        "Rsqrt",
+        lambda x: _where_zero(x, 0.0, 1.0 / np.sqrt(x)),
+        elementwise(lambda em, x: _guarded(em, x, 0.0, em.div(em.constant(1.0), em.math("sqrt", x)))),
+    ),
+    ops.InvOp: OpRule("Inv", lambda x: 1.0 / x, elementwise(lambda em, x: em.div(em.constant(1.0), x))),
+    ops.XLogXOp: OpRule(
+        "XLogX",
+        lambda x: _where_zero(x, 0.0, x * np.log(x)),
+        elementwise(lambda em, x: _guarded(em, x, 0.0, em.mul(x, em.math("log", x)))),
+    ),
+    ops.SinOp: OpRule("Sin", np.sin, _math("sin")),
+    ops.CosOp: OpRule("Cos", np.cos, _math("cos")),
+    ops.AsinOp: OpRule("Asin", np.arcsin, _math("asin")),
+    ops.AcosOp: OpRule("Acos", np.arccos, _math("acos")),
+    ops.AtanOp: OpRule("Atan", np.arctan, _math("atan")),
+    ops.Atan2Op: OpRule("Atan2", np.arctan2, _math("atan2")),
+    ops.SinXDivXOp: OpRule(
+        "SinXDivX",
+        lambda x: _where_zero(x, 1.0, np.sin(x) / x),
+        elementwise(lambda em, x: _guarded(em, x, 1.0, em.div(em.math("sin", x), x))),
+    ),
+    ops.AbsOp: OpRule("Abs", np.abs, _math("fabs")),
+    ops.SignOp: OpRule(
+        "Sign",
+        lambda x: np.where(x > 0, 1.0, np.where(x < 0, -1.0, 0.0)),
+        elementwise(
+            lambda em, x: em.select(
+                em.greater(x, em.constant(0.0)),
+                em.constant(1.0),
+                em.select(em.less(x, em.constant(0.0)), em.constant(-1.0), em.constant(0.0)),
+            )
+        ),
+    ),
+    ops.StepOp: OpRule(
+        "Step",
+        lambda x: np.where(x < 0, 0.0, 1.0),
+        elementwise(
+            lambda em, x: em.select(em.less(x, em.constant(0.0)), em.constant(0.0), em.constant(1.0))
+        ),
+    ),
+    ops.ReluOp: OpRule(
+        "ReLU",
+        lambda x: np.where(x < 0, 0.0, x),
+        elementwise(lambda em, x: em.select(em.less(x, em.constant(0.0)), em.constant(0.0), x)),
+    ),
+    ops.FloorOp: OpRule("Floor", np.floor, _math("floor")),
+    ops.RoundOp: OpRule("Round", _reference_round, elementwise(_lower_round), dsl_attrs=("decimals",)),
+    ops.ClampIntOp: OpRule(
+        "ClampInt",
+        lambda x, low, high: _reference_clamp(x, float(low), float(high)),
+        elementwise(lambda em, x, low, high: _lower_clamp(em, x, em.constant(low), em.constant(high))),
+        dsl_attrs=("low", "high"),
+    ),
+    ops.DiffClampIntOp: OpRule(
+        "DiffClampInt",
+        lambda x, low, high: np.where((x < low) | (x > high), 0.0, 1.0),
+        elementwise(_lower_diffclampint),
+        dsl_attrs=("low", "high"),
+    ),
+    ops.EqualOp: OpRule(
+        "Equal", _compare(np.equal), elementwise(lambda em, a, b: as_float(em, em.equal(a, b)))
+    ),
+    ops.NotEqualOp: OpRule(
+        "NotEqual", _compare(np.not_equal), elementwise(lambda em, a, b: as_float(em, em.not_equal(a, b)))
+    ),
+    ops.LessThanOp: OpRule(
+        "LessThan", _compare(np.less), elementwise(lambda em, a, b: as_float(em, em.less(a, b)))
+    ),
+    ops.LessOrEqualOp: OpRule(
+        "LessOrEqual",
+        _compare(np.less_equal),
+        elementwise(lambda em, a, b: as_float(em, em.less_equal(a, b))),
+    ),
+    ops.MaximumOp: OpRule("Max", np.maximum, elementwise(_lower_maximum)),
+    ops.MinimumOp: OpRule("Min", np.minimum, elementwise(_lower_minimum)),
+    ops.ModOp: OpRule("Mod", _reference_mod, elementwise(_lower_mod)),
+    ops.ClampOp: OpRule("Clamp", _reference_clamp, elementwise(_lower_clamp)),
+    ops.IfElseOp: OpRule(
+        "IfElse",
+        lambda f, a, b: np.where(f >= 0, a, b),
+        elementwise(lambda em, f, a, b: em.select(em.greater_equal(f, em.constant(0.0)), a, b)),
+    ),
 }
