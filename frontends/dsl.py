@@ -48,7 +48,7 @@ _TOKEN_RE = re.compile(
     (?P<space>\s+)
     | (?P<number>(?:[0-9]+\.[0-9]*|\.[0-9]+|[0-9]+)(?:[eE][+-]?[0-9]+)?)
     | (?P<name>[^\W\d]\w*)
-    | (?P<op>\*\*|[-+*/|(),=])
+    | (?P<op>\*\*|[-+*/|(),=\[\]])
     """,
     re.VERBOSE,
 )
@@ -211,6 +211,7 @@ class _Parser:
         self.advance()
         with self.nested(token):
             operand = self.unary()
+        self.no_tuple(operand)
         start, end, value = token.start, operand.end, operand.value
         if token.text == "+":
             return _Parsed(value, start, end)
@@ -237,6 +238,10 @@ class _Parser:
             if self.at("("):
                 return self.call(token)
             return _Parsed(self.alias(token), token.start, token.end)
+        if token.kind == "op" and token.text == "[":
+            return self.tuple_literal(token, None, "]")
+        if token.kind == "op" and token.text == "(" and self.at(")"):
+            return self.tuple_literal(token, None, ")")
         if token.kind == "op" and token.text == "(":
             with self.nested(token):
                 inner = self.binary(0)
@@ -248,15 +253,22 @@ class _Parser:
             raise self.error("unexpected end of the formula: expected an operand", token.start)
         raise self.error(f"unexpected {token.describe()}: expected an operand", token.start, token.end)
 
-    def tuple_literal(self, opening: Token, first: _Parsed) -> _Parsed:
-        """`(2, 3)` or `(1,)`: a tuple of integers, for arguments such as TensorDot's dimensions."""
-        items = [first]
-        while self.at(","):
-            self.advance()
-            if self.at(")"):
+    def tuple_literal(self, opening: Token, first: _Parsed | None, closer: str = ")") -> _Parsed:
+        """`(2, 3)`, `(1,)`, `()` or `[4, 7]`: integers, for arguments such as TensorDot's axes."""
+        items = [] if first is None else [first]
+        while items == [] or self.at(","):
+            if items:
+                self.advance()
+            if self.at(closer):
                 break
-            items.append(self.binary(0))
-        closing = self.expect_closing(opening)
+            with self.nested(opening):
+                items.append(self.binary(0))
+        if not self.at(closer):
+            token = self.peek()
+            if token.kind == "end":
+                raise self.error(f"unbalanced brackets: this {opening.text!r} is never closed", opening.start, opening.end)
+            raise self.error(f"expected {closer!r} but found {token.describe()}", token.start, token.end)
+        closing = self.advance()
         for item in items:
             if not isinstance(item.value, int) or isinstance(item.value, bool):
                 raise self.error("a tuple holds integers only", item.start, item.end)
@@ -322,7 +334,14 @@ class _Parser:
         except OverflowError:
             raise self.error("number too large for a constant", parsed.start, parsed.end) from None
 
+    def no_tuple(self, *parsed: _Parsed) -> None:
+        """Tuples are arguments of functions only: no arithmetic on them."""
+        for item in parsed:
+            if isinstance(item.value, tuple):
+                raise self.error("a tuple of integers is not a formula", item.start, item.end)
+
     def combine(self, op: str, left: _Parsed, right: _Parsed) -> _Parsed:
+        self.no_tuple(left, right)
         start, end = left.start, right.end
         lhs, rhs = left.value, right.value
         if op == "**":

@@ -298,12 +298,17 @@ def test_random_input_raises_only_formula_errors():
         "RatCst(",
         "Zero(",
         "Foo(",
+        "[",
+        "]",
+        "Elem(",
+        "TensorDot(",
+        "Max(",
         "=",
         "$",
         " ",
     ]
     rng = random.Random(0)
-    for _ in range(3000):
+    for _ in range(6000):
         formula = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
         try:
             result = parse_formula(formula, ALIASES)
@@ -324,3 +329,28 @@ def test_tuples_are_attributes_not_formulas():
 
 def test_intinv_is_a_constant():
     assert parse_formula("IntInv(4) * x", ALIASES) is apply(ops.MulOp, constant(0.25), x())
+
+
+def test_brackets_and_empty_tuples_for_tensordot_axes():
+    aliases = ["a = Vi(4)", "b = Vj(2)"]
+    with_lists = parse_formula("TensorDot(a, b, [2, 2], [2], [1], [0])", aliases)
+    with_tuples = parse_formula("TensorDot(a, b, (2, 2), (2,), (1,), (0,))", aliases)
+    assert with_lists is with_tuples and with_lists.dim == 2
+    outer = parse_formula("TensorDot(a, b, (4,), (2,), (), ())", aliases)
+    assert outer.dim == 8 and outer.attributes["contfa"] == ()
+
+
+@pytest.mark.parametrize(
+    "formula, message, column",
+    [
+        ("[1, 2", "unbalanced brackets: this '[' is never closed", 0),
+        ("Exp([1)", "expected ']' but found ')'", 6),
+        ("[x]", "a tuple holds integers only", 1),
+        ("[] + x", "a tuple of integers is not a formula", 0),
+        ("Elem(x, (1, 2))", "attribute m must be an integer, got (1, 2)", 0),
+    ],
+)
+def test_bracket_errors(formula, message, column):
+    with pytest.raises(FormulaError) as error:
+        parse_formula(formula, ALIASES)
+    assert message in error.value.message and error.value.start == column

@@ -87,6 +87,17 @@ def broadcast_dims(op_name: str, dims: Sequence[int]) -> int:
     return wide.pop() if wide else 1
 
 
+_KIND_PROBES = (("an integer", 0), ("a float", 0.0), ("a string", ""), ("a tuple of integers", (1,)))
+
+
+def _accepts(constraint: Any, value: Any) -> bool:
+    try:
+        constraint.verify(to_attribute(value), VerificationContext())
+    except (VerifyException, TypeError):
+        return False
+    return True
+
+
 class FormulaOp(IRDLOperation, ABC):
     """An op of the formula: pure, `ARITY` vector operands, one vector result."""
 
@@ -127,10 +138,10 @@ class FormulaOp(IRDLOperation, ABC):
                 f"{cls.name} takes the attributes {sorted(expected) or 'none'}, got {sorted(attrs) or 'none'}"
             )
         for name, value in attrs.items():
-            try:
-                expected[name].constr.verify(to_attribute(value), VerificationContext())
-            except (VerifyException, TypeError):
-                raise VerifyException(f"{cls.name}: attribute {name} cannot be {value!r}") from None
+            if not _accepts(expected[name].constr, value):
+                kinds = [kind for kind, probe in _KIND_PROBES if _accepts(expected[name].constr, probe)]
+                wanted = " or ".join(kinds) or "another kind of value"
+                raise VerifyException(f"{cls.name}: attribute {name} must be {wanted}, got {value!r}")
 
     @classmethod
     def infer_type(cls, *operands: VecType, **attrs: Any) -> VecType:
