@@ -266,7 +266,8 @@ class _Parser:
         if not self.at(closer):
             token = self.peek()
             if token.kind == "end":
-                raise self.error(f"unbalanced brackets: this {opening.text!r} is never closed", opening.start, opening.end)
+                message = f"unbalanced brackets: this {opening.text!r} is never closed"
+                raise self.error(message, opening.start, opening.end)
             raise self.error(f"expected {closer!r} but found {token.describe()}", token.start, token.end)
         closing = self.advance()
         for item in items:

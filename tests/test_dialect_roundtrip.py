@@ -8,8 +8,8 @@ import pytest
 from xdsl.parser import Parser
 
 from kir.builder import Reduction, build_kernel
-from kir.dialect import formula as ops
 from kir.context import kir_context, module_text
+from kir.dialect import formula as ops
 from kir.errors import FormulaError
 from kir.frontends.expr import Expr, apply, variable
 from kir.registry import OP_RULES
