@@ -15,16 +15,13 @@ and the string produce the same IR.
 from __future__ import annotations
 
 from collections.abc import Callable
-from numbers import Real
 from typing import Any
 
-from kir.dialect import formula as ops
+from kir.autodiff import divergence, grad_matrix, laplacian
 from kir.errors import FormulaError
 from kir.registry import DSL_FUNCTIONS, OP_RULES, dsl_op
 
-from .expr import Expr, apply, constant, variable
-
-Operand = Expr | Real
+from .expr import Expr, Operand, apply, as_expr, variable
 
 
 def Vi(index: int, dim: int) -> Expr:  # noqa: N802 - KeOps' spelling
@@ -40,46 +37,6 @@ def Vj(index: int, dim: int) -> Expr:  # noqa: N802 - KeOps' spelling
 def Pm(index: int, dim: int) -> Expr:  # noqa: N802 - KeOps' spelling
     """The parameter at argument position `index`, of dimension `dim`."""
     return variable(index, dim, "p")
-
-
-def as_expr(value: Operand) -> Expr:
-    """A formula node for a node or a real number (a scalar constant)."""
-    if isinstance(value, Expr):
-        return value
-    if isinstance(value, Real) and not isinstance(value, bool):
-        return constant(float(value))
-    raise FormulaError(f"expected a formula or a real number, got {type(value).__name__} {value!r}")
-
-
-def power(base: Operand, exponent: Operand) -> Expr:
-    """KeOps' reading of `**`: Square for 2, Pow for other integers, Sqrt for 0.5, else Powf."""
-    x = as_expr(base)
-    if isinstance(exponent, int) and not isinstance(exponent, bool):
-        return apply(ops.SquareOp, x) if exponent == 2 else apply(ops.PowOp, x, exponent=exponent)
-    if isinstance(exponent, float) and exponent == 0.5:
-        return apply(ops.SqrtOp, x)
-    return apply(ops.PowfOp, x, as_expr(exponent))
-
-
-def _binary(op: type) -> tuple[Callable[[Expr, Operand], Expr], Callable[[Expr, Operand], Expr]]:
-    def forward(self: Expr, other: Operand) -> Expr:
-        return apply(op, self, as_expr(other))
-
-    def reflected(self: Expr, other: Operand) -> Expr:
-        return apply(op, as_expr(other), self)
-
-    return forward, reflected
-
-
-Expr.__add__, Expr.__radd__ = _binary(ops.AddOp)
-Expr.__sub__, Expr.__rsub__ = _binary(ops.SubOp)
-Expr.__mul__, Expr.__rmul__ = _binary(ops.MulOp)
-Expr.__truediv__, Expr.__rtruediv__ = _binary(ops.DivOp)
-Expr.__or__, Expr.__ror__ = _binary(ops.ScalprodOp)
-Expr.__neg__ = lambda self: apply(ops.NegOp, self)
-Expr.__pos__ = lambda self: self
-Expr.__pow__ = power
-Expr.__rpow__ = lambda self, other: power(other, self)
 
 
 def _builder_function(name: str) -> Callable[..., Expr]:
@@ -99,7 +56,21 @@ def _builder_function(name: str) -> Callable[..., Expr]:
     return build
 
 
+def _composition(build: Callable[[Expr, Expr], Expr]) -> Callable[[Operand, Expr], Expr]:
+    def composed(formula: Operand, x: Expr) -> Expr:
+        return build(as_expr(formula), x)
+
+    composed.__name__, composed.__doc__ = build.__name__.replace("_", ""), build.__doc__
+    return composed
+
+
 FUNCTIONS: dict[str, Callable[..., Expr]] = {name.lower(): _builder_function(name) for name in DSL_FUNCTIONS}
+FUNCTIONS.update(
+    {
+        name: _composition(build)
+        for name, build in (("gradmatrix", grad_matrix), ("divergence", divergence), ("laplacian", laplacian))
+    }
+)
 """Builder function name (the DSL's, in lower case) -> function."""
 
 

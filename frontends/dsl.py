@@ -27,6 +27,7 @@ from typing import NamedTuple
 
 from xdsl.ir import Operation
 
+from kir.autodiff import divergence, grad_matrix, laplacian
 from kir.dialect import formula as kir_ops
 from kir.errors import FormulaError
 from kir.registry import DSL_FUNCTIONS, OP_RULES, dsl_op
@@ -40,7 +41,9 @@ MAX_DEPTH = 100
 _CATEGORIES = {"Vi": "i", "Vj": "j", "Pm": "p"}
 _SPELLINGS = {category: name for name, category in _CATEGORIES.items()}
 _VAR_CATEGORIES = {0: "i", 1: "j", 2: "p"}
-_SPECIAL_FUNCTIONS = ("Vi", "Vj", "Pm", "Var", "IntCst", "IntInv", "RatCst", "Zero")
+_COMPOSITIONS = {"GradMatrix": grad_matrix, "Divergence": divergence, "Laplacian": laplacian}
+"""Derivatives built from Grad (KeOps defines them the same way)."""
+_SPECIAL_FUNCTIONS = ("Vi", "Vj", "Pm", "Var", "IntCst", "IntInv", "RatCst", "Zero", *_COMPOSITIONS)
 _INT64_MAX = 2**63 - 1
 
 _TOKEN_RE = re.compile(
@@ -394,6 +397,11 @@ class _Parser:
         if name.text == "RatCst":
             p, q = self.integers(name, args, end, ["a numerator", "a denominator"])
             return self.as_expr(_Parsed(self.fold("/", p, q, start, end), start, end))
+        if name.text in _COMPOSITIONS:
+            self.check_count(name, args, end, ["a formula", "a variable"])
+            formula, x = (self.as_expr(a) for a in args)
+            with self.located(start, end):
+                return _COMPOSITIONS[name.text](formula, x)
         if name.text == "IntInv":
             (n,) = self.integers(name, args, end, ["an integer"])
             return self.as_expr(_Parsed(self.fold("/", 1, n, start, end), start, end))

@@ -10,13 +10,15 @@ written rather than later in a pass.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
+from numbers import Real
 from typing import Any
 
 from xdsl.dialects.builtin import f64
 from xdsl.ir import Operation
 from xdsl.utils.exceptions import VerifyException
 
+from kir.dialect import formula as ops
 from kir.dialect.formula import ConstantOp, VarOp
 from kir.dialect.types import VecType
 from kir.errors import FormulaError
@@ -136,3 +138,48 @@ def variables_of(roots: list[Expr]) -> dict[int, Expr]:
 def _describe(var: Expr) -> str:
     spelling = {"i": "Vi", "j": "Vj", "p": "Pm"}[var.category]
     return f"{spelling}({var.attributes['index']},{var.dim})"
+
+
+# -- Python operators on nodes: the string DSL's meaning, shared by every front-end -------------
+
+Operand = Expr | Real
+
+
+def as_expr(value: Operand) -> Expr:
+    """A formula node for a node or a real number (a scalar constant)."""
+    if isinstance(value, Expr):
+        return value
+    if isinstance(value, Real) and not isinstance(value, bool):
+        return constant(float(value))
+    raise FormulaError(f"expected a formula or a real number, got {type(value).__name__} {value!r}")
+
+
+def power(base: Operand, exponent: Operand) -> Expr:
+    """KeOps' reading of `**`: Square for 2, Pow for other integers, Sqrt for 0.5, else Powf."""
+    x = as_expr(base)
+    if isinstance(exponent, int) and not isinstance(exponent, bool):
+        return apply(ops.SquareOp, x) if exponent == 2 else apply(ops.PowOp, x, exponent=exponent)
+    if isinstance(exponent, float) and exponent == 0.5:
+        return apply(ops.SqrtOp, x)
+    return apply(ops.PowfOp, x, as_expr(exponent))
+
+
+def _binary(op: type) -> tuple[Callable[[Expr, Operand], Expr], Callable[[Expr, Operand], Expr]]:
+    def forward(self: Expr, other: Operand) -> Expr:
+        return apply(op, self, as_expr(other))
+
+    def reflected(self: Expr, other: Operand) -> Expr:
+        return apply(op, as_expr(other), self)
+
+    return forward, reflected
+
+
+Expr.__add__, Expr.__radd__ = _binary(ops.AddOp)
+Expr.__sub__, Expr.__rsub__ = _binary(ops.SubOp)
+Expr.__mul__, Expr.__rmul__ = _binary(ops.MulOp)
+Expr.__truediv__, Expr.__rtruediv__ = _binary(ops.DivOp)
+Expr.__or__, Expr.__ror__ = _binary(ops.ScalprodOp)
+Expr.__neg__ = lambda self: apply(ops.NegOp, self)
+Expr.__pos__ = lambda self: self
+Expr.__pow__ = power
+Expr.__rpow__ = lambda self, other: power(other, self)

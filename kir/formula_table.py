@@ -23,7 +23,8 @@ KEOPS_OPS: dict[str, tuple[str, ...]] = {
         "WeightedSqDist SqNormDiag SqNormIso SymSqNorm Elem ElemT Extract ExtractT Concat OneHot BSpline "
         "SoftDTW_SqDist"
     ).split(),
-    "matrix": "MatVecMult VecMatMult TensorProd TensorDot Kron GradMatrix".split(),
+    "matrix": "MatVecMult VecMatMult TensorProd TensorDot Kron".split(),
+    "autodiff": "Grad Diff GradMatrix Divergence Laplacian".split(),
     "constants and variables": "IntCst RatCst Zero Var Vi Vj Pm".split(),
     "complex": (
         "ComplexAdd ComplexSubtract ComplexMult ComplexDivide ComplexExp ComplexExp1j ComplexAbs "
@@ -42,10 +43,13 @@ PARSER_FUNCTIONS = {
     "Vi": "i-variable `Vi(dim)` in an alias, `Vi(index, dim)` inline",
     "Vj": "j-variable `Vj(dim)` / `Vj(index, dim)`",
     "Pm": "parameter `Pm(dim)` / `Pm(index, dim)`",
+    "GradMatrix": "`GradMatrix(F, x)`: the gradients of F's entries, concatenated (dim x · dim F)",
+    "Divergence": "`Divergence(F, x)`: sum_k dF_k/dx_k",
+    "Laplacian": "`Laplacian(F, x)`: Divergence(Grad(F, x, 1), x) of a scalar F",
 }
 """DSL functions the parser handles itself (variables and constants)."""
 
-PENDING = {"GradMatrix": "autodiff (a derivative, built by the autodiff pass)"}
+PENDING: dict[str, str] = {}
 """KeOps names not in kir yet, and where they will come from."""
 
 EXAMPLES: list[tuple[str, list[str], str, dict]] = [

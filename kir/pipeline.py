@@ -18,6 +18,8 @@ STAGES = ("kir", "loops", "llvm")
 def formula_passes() -> list[str]:
     """Passes on the formula level (`kir` dialect)."""
     return [
+        # Derivatives first: they become plain formula ops that everything after can optimize.
+        "kir-autodiff",
         # The front-ends hash-cons what is written twice; CSE also catches values that become
         # equal only after other rewrites (and hand-written IR).
         "cse",

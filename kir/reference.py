@@ -51,6 +51,9 @@ def evaluate(
     (dim,) for a parameter. `sizes` gives (M, N) when no variable of a category exists.
     """
     kernel = single_kernel(module)
+    from kir.passes.autodiff import differentiate_kernel  # derivatives become plain ops first
+
+    kernel = differentiate_kernel(kernel) or kernel
     arrays = [np.asarray(a, dtype=np.float64) for a in arrays]
     size_i, size_j = sizes or _sizes(kernel, arrays)
     reductions = kernel.reductions

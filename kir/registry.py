@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from xdsl.ir import Operation
 
-from kir.rules import complex, elementwise, matrix, vector
+from kir.rules import autodiff, complex, elementwise, matrix, vector
 from kir.rules.common import Entries, OpRule
 
 __all__ = ["DSL_FUNCTIONS", "OP_RULES", "Entries", "OpRule", "dsl_op", "rule_for"]
@@ -21,6 +21,7 @@ OP_RULES: dict[type[Operation], OpRule] = {
     **vector.RULES,
     **matrix.RULES,
     **complex.RULES,
+    **autodiff.RULES,
 }
 
 

@@ -7,6 +7,12 @@ from collections.abc import Callable
 from xdsl.passes import ModulePass
 
 
+def _autodiff() -> type[ModulePass]:
+    from kir.passes.autodiff import Autodiff
+
+    return Autodiff
+
+
 def _lower_to_loops() -> type[ModulePass]:
     from kir.passes.lower_to_loops import LowerToLoops
 
@@ -36,6 +42,7 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
     return {
         "cse": _cse,
         "dce": _dce,
+        "kir-autodiff": _autodiff,
         "kir-lower-to-loops": _lower_to_loops,
         "kir-block-reduction": _block_reduction,
     }

@@ -25,7 +25,7 @@ SEED = int(os.environ.get("KIR_FORMULA_SEED", "20261125"))
 EXAMPLES = int(os.environ.get("KIR_FORMULA_EXAMPLES", "500"))
 DEPTH = 4
 REDUCTIONS = ["Sum", "Min", "Max", "ArgMin", "ArgMax", "LogSumExp", "KMin", "ArgKMin"]
-OPS = sorted(OP_RULES, key=lambda op: op.name)
+OPS = sorted((op for op in OP_RULES if op not in (ops.GradOp, ops.DiffOp)), key=lambda op: op.name)
 
 
 def _leaves() -> list[Expr]:

@@ -11,11 +11,11 @@ from types import ModuleType
 
 from xdsl.ir import Dialect
 
-from kir.dialect import complex, core, elementwise, matrix, vector
+from kir.dialect import autodiff, complex, core, elementwise, matrix, vector
 from kir.dialect.core import REDUCTIONS, ConstantOp, KernelOp, OutputOp, ReduceOp, VarOp
 from kir.dialect.types import VecType
 
-GROUPS: tuple[ModuleType, ...] = (core, elementwise, vector, matrix, complex)
+GROUPS: tuple[ModuleType, ...] = (core, elementwise, vector, matrix, complex, autodiff)
 """The modules defining kir's ops, each with an `OPS` list."""
 
 KIR = Dialect("kir", [op for group in GROUPS for op in group.OPS], [VecType])

@@ -28,6 +28,12 @@ class OpRule:
     lower: Callable[..., Entries]
     dsl_attrs: tuple[str, ...] = ()
     """Arguments after the formula arguments in the DSL (integers or tuples), by attribute name."""
+    vjp: Callable[..., list] | None = None
+    """The derivative rule: `vjp(args, out, g, **attrs)` returns, for each operand, the formula
+    (an `Expr`) of its cotangent given the cotangent `g` of the result `out` — or None where the
+    op does not depend on that operand differentiably (a zero derivative). A cotangent may keep
+    the result's dimension for an operand of dimension 1 that was broadcast: the autodiff sums
+    it. None for an op without a rule yet (autodiff then says so)."""
 
 
 def broadcast(*operands: Entries) -> list[Entries]:

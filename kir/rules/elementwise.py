@@ -8,6 +8,7 @@ import numpy as np
 
 from kir.dialect import elementwise as ops
 from kir.emitter import Emitter, Value
+from kir.frontends.expr import apply, constant
 from kir.rules.common import Entries, OpRule, as_float, elementwise
 
 
@@ -108,20 +109,60 @@ def _math(name: str) -> Callable[..., Entries]:
     return elementwise(lambda em, *args: em.math(name, *args))
 
 
+def _vjp_pow(a, out, g, exponent: int):
+    (x,) = a
+    if exponent == 0:
+        return [None]
+    derivative = constant(1.0) if exponent == 1 else apply(ops.PowOp, x, exponent=exponent - 1)
+    return [g * (exponent * derivative)]
+
+
+def _vjp_powf(a, out, g):
+    # d(a^b)/da = b a^(b-1) (torch's rule, finite at a = 0 for b >= 1); d(a^b)/db = a^b log a.
+    base, exponent = a
+    return [g * exponent * apply(ops.PowfOp, base, exponent - 1), g * out * apply(ops.LogOp, base)]
+
+
 RULES: dict[type, OpRule] = {
-    ops.NegOp: OpRule("Minus", np.negative, elementwise(lambda em, a: em.neg(a))),
-    ops.ExpOp: OpRule("Exp", np.exp, elementwise(lambda em, a: em.math("exp", a))),
-    ops.LogOp: OpRule("Log", np.log, elementwise(lambda em, a: em.math("log", a))),
-    ops.SqrtOp: OpRule("Sqrt", np.sqrt, elementwise(lambda em, a: em.math("sqrt", a))),
-    ops.SquareOp: OpRule("Square", np.square, elementwise(lambda em, a: em.mul(a, a))),
-    ops.PowOp: OpRule(
-        "Pow", lambda x, exponent: np.power(x, float(exponent)), _lower_pow, dsl_attrs=("exponent",)
+    ops.NegOp: OpRule("Minus", np.negative, elementwise(lambda em, a: em.neg(a)), vjp=lambda a, out, g: [-g]),
+    ops.ExpOp: OpRule(
+        "Exp", np.exp, elementwise(lambda em, a: em.math("exp", a)), vjp=lambda a, out, g: [g * out]
     ),
-    ops.AddOp: OpRule("Add", np.add, elementwise(lambda em, a, b: em.add(a, b))),
-    ops.SubOp: OpRule("Subtract", np.subtract, elementwise(lambda em, a, b: em.sub(a, b))),
-    ops.MulOp: OpRule("Mult", np.multiply, elementwise(lambda em, a, b: em.mul(a, b))),
-    ops.DivOp: OpRule("Divide", np.divide, elementwise(lambda em, a, b: em.div(a, b))),
-    ops.PowfOp: OpRule("Powf", np.power, elementwise(lambda em, a, b: em.math("pow", a, b))),
+    ops.LogOp: OpRule(
+        "Log", np.log, elementwise(lambda em, a: em.math("log", a)), vjp=lambda a, out, g: [g / a[0]]
+    ),
+    ops.SqrtOp: OpRule(
+        "Sqrt", np.sqrt, elementwise(lambda em, a: em.math("sqrt", a)), vjp=lambda a, out, g: [g / (2 * out)]
+    ),
+    ops.SquareOp: OpRule(
+        "Square", np.square, elementwise(lambda em, a: em.mul(a, a)), vjp=lambda a, out, g: [g * (2 * a[0])]
+    ),
+    ops.PowOp: OpRule(
+        "Pow",
+        lambda x, exponent: np.power(x, float(exponent)),
+        _lower_pow,
+        dsl_attrs=("exponent",),
+        vjp=_vjp_pow,
+    ),
+    ops.AddOp: OpRule(
+        "Add", np.add, elementwise(lambda em, a, b: em.add(a, b)), vjp=lambda a, out, g: [g, g]
+    ),
+    ops.SubOp: OpRule(
+        "Subtract", np.subtract, elementwise(lambda em, a, b: em.sub(a, b)), vjp=lambda a, out, g: [g, -g]
+    ),
+    ops.MulOp: OpRule(
+        "Mult",
+        np.multiply,
+        elementwise(lambda em, a, b: em.mul(a, b)),
+        vjp=lambda a, out, g: [g * a[1], g * a[0]],
+    ),
+    ops.DivOp: OpRule(
+        "Divide",
+        np.divide,
+        elementwise(lambda em, a, b: em.div(a, b)),
+        vjp=lambda a, out, g: [g / a[1], -(g * out) / a[1]],
+    ),
+    ops.PowfOp: OpRule("Powf", np.power, elementwise(lambda em, a, b: em.math("pow", a, b)), vjp=_vjp_powf),
     ops.RsqrtOp: OpRule(
         "Rsqrt",
         lambda x: _where_zero(x, 0.0, 1.0 / np.sqrt(x)),

@@ -26,6 +26,7 @@ import numpy as np
 
 from kir.dialect import vector as ops
 from kir.emitter import Emitter, Value
+from kir.frontends.expr import apply
 from kir.rules.common import Entries, OpRule, broadcast, keep_dims_sum, sum_entries
 
 # -- helpers ----------------------------------------------------------------------------------------
@@ -254,9 +255,24 @@ def _softdtw_reference(x: np.ndarray, y: np.ndarray, gamma: np.ndarray) -> np.nd
 
 
 RULES: dict[type, OpRule] = {
-    ops.SumOp: OpRule("Sum", keep_dims_sum, lambda em, x: [sum_entries(em, x)]),
-    ops.ScalprodOp: OpRule("Scalprod", lambda a, b: keep_dims_sum(a * b), _lower_scalprod),
-    ops.SqDistOp: OpRule("SqDist", lambda a, b: keep_dims_sum(np.square(a - b)), _lower_sqdist),
+    ops.SumOp: OpRule(
+        "Sum",
+        keep_dims_sum,
+        lambda em, x: [sum_entries(em, x)],
+        vjp=lambda a, out, g: [apply(ops.SumTOp, g, dim=a[0].dim)],
+    ),
+    ops.ScalprodOp: OpRule(
+        "Scalprod",
+        lambda a, b: keep_dims_sum(a * b),
+        _lower_scalprod,
+        vjp=lambda a, out, g: [g * a[1], g * a[0]],
+    ),
+    ops.SqDistOp: OpRule(
+        "SqDist",
+        lambda a, b: keep_dims_sum(np.square(a - b)),
+        _lower_sqdist,
+        vjp=lambda a, out, g: [g * (2 * (a[0] - a[1])), g * (2 * (a[1] - a[0]))],
+    ),
     ops.SumTOp: OpRule(
         "SumT",
         lambda x, dim: np.repeat(x, dim, axis=-1),
