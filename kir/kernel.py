@@ -6,6 +6,7 @@ import ctypes
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from xdsl.dialects.builtin import ModuleOp, f64
@@ -90,6 +91,7 @@ class Kernel:
         self.reductions, self.args, self.dtype = list(reductions), list(args), dtype
         self.axis = self.reductions[0].axis
         self._compiled: dict[str, _Compiled] = {}
+        self._gradients: dict[int, object] = {}
         self._lock = threading.Lock()
 
     @classmethod
@@ -180,7 +182,26 @@ class Kernel:
         jit = JitModule(to_llvm_module(module))
         return _Compiled(jit.function(self.name), jit)
 
-    def __call__(self, *arrays: object) -> np.ndarray | tuple[np.ndarray, ...]:
+    def gradient(self, position: int):
+        """How to compute the gradient with respect to argument `position` (kir/gradients.py);
+        built on first request and kept."""
+        from kir.gradients import gradient_kernel
+
+        with self._lock:
+            if position not in self._gradients:
+                self._gradients[position] = gradient_kernel(self, position)
+            return self._gradients[position]
+
+    def __call__(self, *arrays: object) -> Any:
+        """The reductions of the arrays (torch tensors: differentiable with torch.autograd)."""
+        if any(is_torch_tensor(a) for a in arrays):
+            from kir.runtime.torch_autograd import call
+
+            return call(self, arrays)
+        return self.evaluate(*arrays)
+
+    def evaluate(self, *arrays: object) -> Any:
+        """The reductions of the arrays, without recording anything for autograd."""
         returns_torch = any(is_torch_tensor(a) for a in arrays)
         checked, dtype, size_i, size_j = check_arguments(arrays, self.args, self.dtype)
         rows, reduced = (size_i, size_j) if self.axis == 1 else (size_j, size_i)

@@ -22,11 +22,13 @@ Semantics, shared by the reference rule and the lowering (docs/semantics.md):
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from kir.dialect import formula as ops
 from kir.emitter import Emitter, Value
+from kir.frontends.expr import apply
 
 State = list[list[Value]]
 
@@ -53,6 +55,12 @@ class ReductionRule:
     update: Callable[[Emitter, ReductionSpec, State, list[Value], list[Value] | None, Value], State]
     combine: Callable[[Emitter, ReductionSpec, State, State], State]
     finalize: Callable[[Emitter, ReductionSpec, State], list[Value]]
+    cotangent: Callable | None = None
+    """The derivative rule: `cotangent(F, G, O, gamma)` gives the cotangents (formulas) of the
+    reduced formula F and of the weights G (None: no dependence) at one pair (i, j), given the
+    output O and its cotangent gamma (variables of the output's index). The gradient of the
+    output with respect to any variable x is then the Sum over the right index of
+    Grad(F, x, cot F) + Grad(G, x, cot G) (kir/gradients.py). None: not differentiable yet."""
 
 
 def _without(shape: tuple[int, ...], axis: int) -> list[int]:
@@ -281,18 +289,36 @@ def _weighted_family(view: str) -> ReductionRule:
     )
 
 
+def _exp_shift(f, o):
+    return apply(ops.ExpOp, f - o)
+
+
+# Min/Max: the gradient goes to the pairs whose value is the output (all of them on ties).
+_SELECTED = lambda f, g, o, gamma: (gamma * apply(ops.EqualOp, f, o), None)  # noqa: E731
+_NO_GRADIENT = lambda f, g, o, gamma: (None, None)  # noqa: E731 - integer outputs, constant zero
+
 REDUCTION_RULES: dict[str, ReductionRule] = {
-    "sum": _SUM,
-    "zero": _ZERO,
-    "min": _ranked(True, lambda spec: 1, "values"),
-    "max": _ranked(False, lambda spec: 1, "values"),
-    "argmin": _ranked(True, lambda spec: 1, "indices"),
-    "argmax": _ranked(False, lambda spec: 1, "indices"),
+    "sum": replace(_SUM, cotangent=lambda f, g, o, gamma: (gamma, None)),
+    "zero": replace(_ZERO, cotangent=_NO_GRADIENT),
+    "min": replace(_ranked(True, lambda spec: 1, "values"), cotangent=_SELECTED),
+    "max": replace(_ranked(False, lambda spec: 1, "values"), cotangent=_SELECTED),
+    "argmin": replace(_ranked(True, lambda spec: 1, "indices"), cotangent=_NO_GRADIENT),
+    "argmax": replace(_ranked(False, lambda spec: 1, "indices"), cotangent=_NO_GRADIENT),
     "kmin": _ranked(True, lambda spec: spec.k, "values"),
-    "argkmin": _ranked(True, lambda spec: spec.k, "indices"),
-    "logsumexp": _lse_family("log"),
+    "argkmin": replace(_ranked(True, lambda spec: spec.k, "indices"), cotangent=_NO_GRADIENT),
+    # d log sum_j exp(F) = sum_j exp(F - O) dF
+    "logsumexp": replace(
+        _lse_family("log"), cotangent=lambda f, g, o, gamma: (gamma * _exp_shift(f, o), None)
+    ),
     "max_sumshiftexp": _lse_family("raw"),
-    "logsumexp_weight": _weighted_family("log"),
+    # d log sum_j exp(F) G_e = sum_j exp(F - O_e) (G_e dF + dG_e)
+    "logsumexp_weight": replace(
+        _weighted_family("log"),
+        cotangent=lambda f, g, o, gamma: (
+            apply(ops.SumOp, gamma * _exp_shift(f, o) * g),
+            gamma * _exp_shift(f, o),
+        ),
+    ),
     "max_sumshiftexpweight": _weighted_family("raw"),
     "sumsoftmaxweight": _weighted_family("softmax"),
 }
