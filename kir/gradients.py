@@ -31,11 +31,13 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class GradientKernel:
-    """How to compute one argument's gradient: call `kernel` with the forward arguments, then
-    (output, output cotangent) for each output in `outputs`; sum its rows if `sum_rows`."""
+    """How to compute one argument's gradient: call `kernel` with the forward arguments, then,
+    for each output k in `outputs`, (output k, its cotangent, then the results of the kernels
+    `auxiliary[k]` on the forward arguments); sum the result's rows if `sum_rows`."""
 
     kernel: Kernel
     outputs: tuple[int, ...]
+    auxiliary: dict[int, tuple[Kernel, ...]]
     sum_rows: bool
 
 
@@ -50,14 +52,25 @@ def gradient_kernel(kernel: Kernel, position: int) -> GradientKernel | None:
     terms: list[Expr] = []
     outputs: list[int] = []
     extra: list[Expr] = []
+    auxiliary: dict[int, tuple[Kernel, ...]] = {}
+    forward_args = [variable(s.position, s.dim, s.category) for s in kernel.args]
     for k, (reduction, out_type) in enumerate(zip(kernel.reductions, kernel.output_types(), strict=True)):
-        rule = REDUCTION_RULES[reduction.kind].cotangent
-        if rule is None:
+        rule = REDUCTION_RULES[reduction.kind]
+        if rule.cotangent is None:
             raise KirError(f"the gradient of the {reduction.kind} reduction is not supported yet")
-        slot = base + 2 * len(outputs)
+        needed = rule.auxiliary(reduction.formula, reduction.weight) if rule.auxiliary else []
+        helpers = tuple(
+            Kernel([Reduction(formula, kind, kernel.axis)], signature([formula, *forward_args]), kernel.dtype)
+            for kind, formula in needed
+        )
+        slot = base + len(extra)
         o = variable(slot, out_type.size, output_category)
         gamma = variable(slot + 1, out_type.size, output_category)
-        cot_f, cot_g = rule(reduction.formula, reduction.weight, o, gamma)
+        aux = [
+            variable(slot + 2 + n, t.size, output_category)
+            for n, t in enumerate(h.output_types()[0] for h in helpers)
+        ]
+        cot_f, cot_g = rule.cotangent(reduction.formula, reduction.weight, o, gamma, *aux)
         used = False
         for formula, cotangent in ((reduction.formula, cot_f), (reduction.weight, cot_g)):
             if formula is not None and cotangent is not None:
@@ -65,7 +78,8 @@ def gradient_kernel(kernel: Kernel, position: int) -> GradientKernel | None:
                 used = True
         if used:
             outputs.append(k)
-            extra += [o, gamma]
+            auxiliary[k] = helpers
+            extra += [o, gamma, *aux]
     if not terms:
         return None
     total = terms[0]
@@ -75,7 +89,9 @@ def gradient_kernel(kernel: Kernel, position: int) -> GradientKernel | None:
         axis = kernel.axis
     else:
         axis = 1 - kernel.axis
-    names = {**kernel.var_names, **{e.attributes["index"]: f"grad_in{e.attributes['index']}" for e in extra}}
-    args = signature([total, *(variable(s.position, s.dim, s.category) for s in kernel.args), *extra], names)
+    names = dict(kernel.var_names)
+    for k, first in zip(outputs, range(base, base + len(extra)), strict=False):
+        names[first], names[first + 1] = f"out{k}", f"grad_out{k}"
+    args = signature([total, *forward_args, *extra], names)
     gradient = Kernel([Reduction(total, "sum", axis)], args, kernel.dtype)
-    return GradientKernel(gradient, tuple(outputs), spec.category == "p")
+    return GradientKernel(gradient, tuple(outputs), auxiliary, spec.category == "p")

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 from xdsl.dialects.builtin import ModuleOp, f64
+from xdsl.utils.exceptions import PassFailedException
 
 from kir.builder import Reduction, build_kernel
 from kir.context import module_text
@@ -178,7 +179,10 @@ class Kernel:
         from kir.backends.cpu.jit import JitModule
 
         module = self.module(dtype)
-        run_passes(module, formula_passes() + loop_passes(), verify=False)
+        try:
+            run_passes(module, formula_passes() + loop_passes(), verify=False)
+        except PassFailedException as error:  # e.g. a derivative the op table cannot give
+            raise KirError(str(error)) from None
         jit = JitModule(to_llvm_module(module))
         return _Compiled(jit.function(self.name), jit)
 

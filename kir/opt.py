@@ -65,6 +65,12 @@ class KirOptMain(xDSLOptMain):
         group.add_argument("--formula2", help="the weight formula of SumSoftMaxWeight and weighted LogSumExp")
         group.add_argument("--axis", type=int, default=1, help="1: reduce over j; 0: over i")
         group.add_argument("--dtype", default="float32", choices=("float32", "float64"))
+        group.add_argument(
+            "--gradient",
+            type=int,
+            metavar="POSITION",
+            help="instead of the kernel, its gradient kernel with respect to argument POSITION",
+        )
         arg_parser.add_argument(
             "--emit",
             choices=EMIT_STAGES,
@@ -92,6 +98,11 @@ class KirOptMain(xDSLOptMain):
             self.args.opt_arg,
             self.args.formula2,
         )
+        if self.args.gradient is not None:
+            plan = kernel.gradient(self.args.gradient)
+            if plan is None:
+                raise KirError(f"the gradient with respect to argument {self.args.gradient} is zero")
+            kernel = plan.kernel
         return kernel.module(self.args.dtype)
 
     def _input_module(self) -> ModuleOp:

@@ -58,9 +58,13 @@ class ReductionRule:
     cotangent: Callable | None = None
     """The derivative rule: `cotangent(F, G, O, gamma)` gives the cotangents (formulas) of the
     reduced formula F and of the weights G (None: no dependence) at one pair (i, j), given the
-    output O and its cotangent gamma (variables of the output's index). The gradient of the
-    output with respect to any variable x is then the Sum over the right index of
-    Grad(F, x, cot F) + Grad(G, x, cot G) (kir/gradients.py). None: not differentiable yet."""
+    output O and its cotangent gamma (variables of the output's index), then the outputs of the
+    `auxiliary` reductions. The gradient of the output with respect to any variable x is then
+    the Sum over the right index of Grad(F, x, cot F) + Grad(G, x, cot G) (kir/gradients.py).
+    None: not differentiable yet."""
+    auxiliary: Callable | None = None
+    """`auxiliary(F, G)`: (kind, formula) of reductions over the same index whose outputs the
+    cotangent rule needs (the log-sum-exp of the soft-max), or None."""
 
 
 def _without(shape: tuple[int, ...], axis: int) -> list[int]:
@@ -320,7 +324,16 @@ REDUCTION_RULES: dict[str, ReductionRule] = {
         ),
     ),
     "max_sumshiftexpweight": _weighted_family("raw"),
-    "sumsoftmaxweight": _weighted_family("softmax"),
+    # out = sum_j p_j G_j with p = softmax_j(F): d out = sum_j p_j (dG_j + (G_j - out) dF_j);
+    # p needs log sum_j exp(F), an auxiliary reduction computed before the gradient.
+    "sumsoftmaxweight": replace(
+        _weighted_family("softmax"),
+        auxiliary=lambda f, g: [("logsumexp", f)],
+        cotangent=lambda f, g, o, gamma, lse: (
+            _exp_shift(f, lse) * apply(ops.ScalprodOp, gamma, g - o),
+            gamma * _exp_shift(f, lse),
+        ),
+    ),
 }
 """Reduction kind (as in `kir.reduce`) -> rule."""
 

@@ -77,3 +77,29 @@ def test_derivative_rule_matches_finite_differences(op: type) -> None:
         np.testing.assert_allclose(
             result, expected, rtol=1e-5, atol=1e-6, err_msg=f"{op.name} w.r.t. operand {position}"
         )
+
+
+@pytest.mark.parametrize("op", DIFFERENTIABLE, ids=lambda op: op.name)
+def test_gradcheck_and_gradgradcheck_through_torch(op: type) -> None:
+    """First and second order, float64, with respect to every operand, through torch.autograd."""
+    torch = pytest.importorskip("torch")
+    if OP_RULES[op].vjp is None:
+        pytest.xfail(f"{op.name} has no derivative rule yet")
+    formula, operands = some_application(op)
+    generator = torch.Generator().manual_seed(zlib.crc32(op.name.encode()))
+    y_var = variable(len(operands), 1, "j")
+    kernel = Kernel.from_expr(formula, "Sum", 1, declared=[*operands, y_var])
+    inputs = [
+        (
+            0.2
+            + 0.7 * torch.rand(3 if v.category == "i" else 4, v.dim, generator=generator, dtype=torch.float64)
+        ).requires_grad_()
+        for v in operands
+    ]
+    inputs.append(torch.zeros(4, 1, dtype=torch.float64))
+
+    def function(*tensors):
+        return kernel(*tensors)
+
+    assert torch.autograd.gradcheck(function, tuple(inputs), atol=1e-6, rtol=1e-4)
+    assert torch.autograd.gradgradcheck(function, tuple(inputs), atol=1e-5, rtol=1e-3)

@@ -54,6 +54,7 @@ def _input_gradient(
         for k in plan.outputs:
             grad = output_grads[k]
             extra += [outputs[k], grad if grad is not None else torch.zeros_like(outputs[k])]
+            extra += [helper(*inputs) for helper in plan.auxiliary[k]]
     if plan is None or all(g is None for g in output_grads):
         return torch.zeros_like(target)
     result = plan.kernel(*inputs, *extra)
