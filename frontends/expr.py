@@ -107,6 +107,11 @@ def constant(values: tuple[float, ...] | float) -> Expr:
 
 def apply(op: type[Operation], *args: Expr, **attrs: Hashable) -> Expr:
     """`op` applied to `args`; raises FormulaError when the shapes do not fit the op's rule."""
+    for position in getattr(op, "VARIABLE_OPERANDS", ()):
+        if position < len(args) and args[position].op is not VarOp:
+            raise FormulaError(
+                f"{op.name}: operand {position + 1} must be a variable, got {args[position]!r}"
+            )
     operand_types = [VecType(a.dim, f64, a.category) for a in args]
     attrs = {name: tuple(v) if isinstance(v, list) else v for name, v in attrs.items()}
     try:

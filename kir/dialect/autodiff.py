@@ -23,6 +23,7 @@ class DerivativeOp(FormulaOp):
     """An op of (F, x, direction) whose second operand must be a variable."""
 
     ARITY: ClassVar[int] = 3
+    VARIABLE_OPERANDS: ClassVar[tuple[int, ...]] = (1,)
 
     def verify_(self) -> None:
         super().verify_()

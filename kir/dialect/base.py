@@ -109,6 +109,8 @@ class FormulaOp(IRDLOperation, ABC):
 
     ARITY: ClassVar[int] = 1
     """Number of operands."""
+    VARIABLE_OPERANDS: ClassVar[tuple[int, ...]] = ()
+    """Positions of the operands that must be variables (kir.var), e.g. the x of Grad(F, x, e)."""
 
     def __init__(self, *args: SSAValue, result_type: VecType | None = None, **attrs: Any):
         if result_type is None:
