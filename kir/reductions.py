@@ -301,6 +301,18 @@ def _exp_shift(f, o):
 _SELECTED = lambda f, g, o, gamma: (gamma * apply(ops.EqualOp, f, o), None)  # noqa: E731
 _NO_GRADIENT = lambda f, g, o, gamma: (None, None)  # noqa: E731 - integer outputs, constant zero
 
+
+def _kmin_cot(f, o, gamma):
+    """Each rank r passes its cotangent to the pairs whose value is the r-th smallest."""
+    dim, ranks = f.dim, o.dim // f.dim
+    total = None
+    for r in range(ranks):
+        rank = apply(ops.ExtractOp, gamma, start=r * dim, length=dim)
+        selected = apply(ops.EqualOp, f, apply(ops.ExtractOp, o, start=r * dim, length=dim))
+        total = rank * selected if total is None else total + rank * selected
+    return total
+
+
 REDUCTION_RULES: dict[str, ReductionRule] = {
     "sum": replace(_SUM, cotangent=lambda f, g, o, gamma: (gamma, None)),
     "zero": replace(_ZERO, cotangent=_NO_GRADIENT),
@@ -308,7 +320,10 @@ REDUCTION_RULES: dict[str, ReductionRule] = {
     "max": replace(_ranked(False, lambda spec: 1, "values"), cotangent=_SELECTED),
     "argmin": replace(_ranked(True, lambda spec: 1, "indices"), cotangent=_NO_GRADIENT),
     "argmax": replace(_ranked(False, lambda spec: 1, "indices"), cotangent=_NO_GRADIENT),
-    "kmin": _ranked(True, lambda spec: spec.k, "values"),
+    "kmin": replace(
+        _ranked(True, lambda spec: spec.k, "values"),
+        cotangent=lambda f, g, o, gamma: (_kmin_cot(f, o, gamma), None),
+    ),
     "argkmin": replace(_ranked(True, lambda spec: spec.k, "indices"), cotangent=_NO_GRADIENT),
     # d log sum_j exp(F) = sum_j exp(F - O) dF
     "logsumexp": replace(

@@ -158,3 +158,18 @@ def test_index_outputs_are_not_differentiable_and_min_argmin_still_is() -> None:
     values.sum().backward()
     nearest = y[indices[:, 0]]
     torch.testing.assert_close(x.grad, 2 * (x.detach() - nearest))
+
+
+def test_kmin_gradient_matches_torch_topk() -> None:
+    kernel = kir.compile("SqDist(x, y)", ["x = Vi(2)", "y = Vj(2)"], "KMin", opt_arg=3)
+    generator = torch.Generator().manual_seed(4)
+    x = torch.rand(6, 2, dtype=torch.float64, generator=generator, requires_grad=True)
+    y = torch.rand(9, 2, dtype=torch.float64, generator=generator, requires_grad=True)
+    out = kernel(x, y)
+    dense = _dense_sqdist(x, y).topk(3, dim=1, largest=False).values
+    torch.testing.assert_close(out, dense)
+    cotangent = torch.rand(out.shape, dtype=torch.float64, generator=generator)
+    for ours, theirs in zip(
+        torch.autograd.grad(out, (x, y), cotangent), torch.autograd.grad(dense, (x, y), cotangent)
+    ):
+        torch.testing.assert_close(ours, theirs)
