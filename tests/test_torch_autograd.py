@@ -170,6 +170,8 @@ def test_kmin_gradient_matches_torch_topk() -> None:
     torch.testing.assert_close(out, dense)
     cotangent = torch.rand(out.shape, dtype=torch.float64, generator=generator)
     for ours, theirs in zip(
-        torch.autograd.grad(out, (x, y), cotangent), torch.autograd.grad(dense, (x, y), cotangent)
+        torch.autograd.grad(out, (x, y), cotangent),
+        torch.autograd.grad(dense, (x, y), cotangent),
+        strict=True,
     ):
         torch.testing.assert_close(ours, theirs)
