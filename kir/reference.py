@@ -37,7 +37,11 @@ def _sizes(kernel: KernelOp, arrays: Sequence[np.ndarray]) -> tuple[int, int]:
         category = var.result.type.cat
         if category in sizes:
             sizes[category] = len(arrays[var.index.value.data])
-    return sizes["i"] or 0, sizes["j"] or 0
+    missing = [category for category, size in sizes.items() if size is None]
+    if missing:
+        # Guessing 0 would silently give empty reductions: the caller knows the sizes.
+        raise ValueError(f"the kernel has no {missing[0]}-variable: pass sizes=(M, N) to evaluate()")
+    return sizes["i"], sizes["j"]
 
 
 def evaluate(
