@@ -82,7 +82,8 @@ def render() -> str:
         "Generated from kir's op and reduction tables by `python -m kir.formula_table`; do not edit.",
         "Every op is a dialect op (`kir/dialect/`) with a reference rule and a lowering (`kir/rules/`),",
         "found through one table (`kir/registry.py`). Binary and ternary elementwise ops broadcast",
-        "operands of dimension 1 (KeOps' rule). The derivative column is filled by the autodiff work.",
+        "operands of dimension 1 (KeOps' rule). Every op has a derivative rule (docs/autodiff.md); its",
+        "values at kinks are in the rule's comments (kir/rules/<group>.py).",
         "",
     ]
     lines += _coverage()
@@ -92,7 +93,8 @@ def render() -> str:
         for op in DSL_FUNCTIONS[name]:
             arguments = ["f"] * op.ARITY + list(OP_RULES[op].dsl_attrs)
             spelled = f"`{name}({', '.join(arguments)})`"
-            lines.append(f"| {spelled} | {_builder(name)} | `{op.name}` | {_doc(op)} | — |")
+            derivative = "rule (`vjp`)" if OP_RULES[op].vjp is not None else "—"
+            lines.append(f"| {spelled} | {_builder(name)} | `{op.name}` | {_doc(op)} | {derivative} |")
     lines += [
         "",
         "Operators: `a + b` (Add), `a - b` (Subtract), `a * b` (Mult), `a / b` (Divide),",

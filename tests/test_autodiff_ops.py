@@ -59,7 +59,7 @@ def finite_difference(
 @pytest.mark.parametrize("op", DIFFERENTIABLE, ids=lambda op: op.name)
 def test_derivative_rule_matches_finite_differences(op: type) -> None:
     if OP_RULES[op].vjp is None:
-        pytest.xfail(f"{op.name} has no derivative rule yet")
+        pytest.fail(f"{op.name} has no derivative rule")
     formula, operands = some_application(op)
     rng = np.random.default_rng(zlib.crc32(op.name.encode()))
     size_i, size_j = 3, 4
@@ -84,7 +84,7 @@ def test_gradcheck_and_gradgradcheck_through_torch(op: type) -> None:
     """First and second order, float64, with respect to every operand, through torch.autograd."""
     torch = pytest.importorskip("torch")
     if OP_RULES[op].vjp is None:
-        pytest.xfail(f"{op.name} has no derivative rule yet")
+        pytest.fail(f"{op.name} has no derivative rule")
     formula, operands = some_application(op)
     generator = torch.Generator().manual_seed(zlib.crc32(op.name.encode()))
     y_var = variable(len(operands), 1, "j")

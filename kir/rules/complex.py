@@ -8,6 +8,16 @@ KeOps' real formula on the parts, because NumPy's complex product may fuse multi
 follow C99 Annex G at infinities (np.exp(inf + 0j) = inf + 0j where KeOps' e^ar sin ai gives
 inf * 0 = NaN; np.abs is hypot, with hypot(inf, NaN) = inf). Special values thus follow
 KeOps' formulas, which the lowerings compute with the same real operations.
+
+Derivative rules take the real-pair view: the cotangent of each real entry. For a holomorphic
+op w = f(z), it is conj(f'(z)) * g in complex arithmetic (g: the result's cotangent read as
+complex numbers), e.g. conj(b) g for a * b: torch's convention for complex tensors. A complex
+scalar (dimension 2) broadcast against a wider operand gets the ComplexSum of its cotangents.
+Values at the singular points, as torch's autograd gives them for abs / angle of a complex tensor:
+- ComplexAbs at 0: a zero gradient (torch: grad * sgn(z), sgn(0) = 0);
+- ComplexAngle at 0: a zero gradient (torch's angle_backward masks z == 0);
+- both at an infinite part: NaN (inf * 0);
+- ComplexDivide at b = 0: NaN, as the value itself.
 """
 
 from __future__ import annotations
@@ -17,7 +27,10 @@ from collections.abc import Callable
 import numpy as np
 
 from kir.dialect import complex as ops
+from kir.dialect.elementwise import RsqrtOp, SquareOp
+from kir.dialect.vector import ScalprodOp
 from kir.emitter import Emitter, Value
+from kir.frontends.expr import Expr, apply, constant
 from kir.rules.common import Entries, OpRule, sum_entries
 
 Pair = tuple[Value, Value]
@@ -130,55 +143,166 @@ def _lower_sum(em: Emitter, a: Entries) -> Entries:
     return [sum_entries(em, a[0::2]), sum_entries(em, a[1::2])]
 
 
+# -- derivative rules ---------------------------------------------------------------------------
+
+
+def _fit(cotangent: Expr, operand: Expr) -> Expr:
+    """A complex scalar broadcast against wider operands gets the sum of its cotangents."""
+    if operand.dim == 2 and cotangent.dim > 2:
+        return apply(ops.ComplexSumOp, cotangent)
+    return cotangent
+
+
+def _times(a: Expr, b: Expr) -> Expr:
+    return apply(ops.ComplexMultOp, a, b)
+
+
+def _conj(a: Expr) -> Expr:
+    return apply(ops.ConjOp, a)
+
+
+def _twice(x: Expr) -> Expr:
+    """Each real entry of x repeated into a (re, im) pair: (x0, x0, x1, x1, ...), dimension 2n."""
+    return apply(ops.Real2ComplexOp, x) + apply(ops.Imag2ComplexOp, x)
+
+
+def _inverse_abs(a: Expr) -> Expr:
+    """1 / |a_k| for each complex number, 0 where a_k = 0 (KeOps' Rsqrt(0) = 0)."""
+    return apply(RsqrtOp, apply(ops.ComplexSquareAbsOp, a))
+
+
+def _vjp_add(a, out, g):
+    return [_fit(g, a[0]), _fit(g, a[1])]
+
+
+def _vjp_subtract(a, out, g):
+    return [_fit(g, a[0]), _fit(-g, a[1])]
+
+
+def _vjp_mult(a, out, g):
+    return [_fit(_times(_conj(a[1]), g), a[0]), _fit(_times(_conj(a[0]), g), a[1])]
+
+
+def _vjp_divide(a, out, g):
+    # d(a/b)/da = 1/b, d(a/b)/db = -(a/b)/b; NaN where b = 0, like the value.
+    conj_b = _conj(a[1])
+    da = apply(ops.ComplexDivideOp, g, conj_b)
+    db = -apply(ops.ComplexDivideOp, _times(_conj(out), g), conj_b)
+    return [_fit(da, a[0]), _fit(db, a[1])]
+
+
+def _vjp_exp1j(a, out, g):
+    # d(cos x, sin x)/dx = (-sin x, cos x): the cotangent is Im(conj(e^(ix)) g).
+    return [apply(ops.ComplexImagOp, _times(_conj(out), g))]
+
+
+def _vjp_abs(a, out, g):
+    # a_k / |a_k| per number; 0 at a_k = 0 (torch's sgn(0) = 0).
+    return [a[0] * _twice(g * _inverse_abs(a[0]))]
+
+
+def _vjp_angle(a, out, g):
+    # d atan2(ai, ar) = (-ai, ar) / |a|^2 per number; 0 at a_k = 0 (as torch.angle).
+    z = a[0]
+    rotated = apply(ops.Imag2ComplexOp, apply(ops.ComplexRealOp, z)) - apply(
+        ops.Real2ComplexOp, apply(ops.ComplexImagOp, z)
+    )
+    return [rotated * _twice(g * apply(SquareOp, _inverse_abs(z)))]
+
+
+def _vjp_real_scal(a, out, g):
+    # The real scalar comes first when it has dimension 1, else second (the dialect's rule).
+    scalar, vector = (0, 1) if a[0].dim == 1 else (1, 0)
+    cotangents = [None, None]
+    cotangents[scalar] = apply(ScalprodOp, g, a[vector])
+    cotangents[vector] = a[scalar] * g
+    return cotangents
+
+
 RULES: dict[type, OpRule] = {
     ops.ComplexAddOp: OpRule(
         "ComplexAdd",
         lambda a, b: _interleaved(_complex(a) + _complex(b)),
         entrywise(lambda em, a, b: (em.add(a[0], b[0]), em.add(a[1], b[1]))),
+        vjp=_vjp_add,
     ),
     ops.ComplexSubtractOp: OpRule(
         "ComplexSubtract",
         lambda a, b: _interleaved(_complex(a) - _complex(b)),
         entrywise(lambda em, a, b: (em.sub(a[0], b[0]), em.sub(a[1], b[1]))),
+        vjp=_vjp_subtract,
     ),
-    ops.ComplexMultOp: OpRule("ComplexMult", _mult, entrywise(_lower_mult)),
-    ops.ComplexDivideOp: OpRule("ComplexDivide", _divide, entrywise(_lower_divide)),
+    ops.ComplexMultOp: OpRule("ComplexMult", _mult, entrywise(_lower_mult), vjp=_vjp_mult),
+    ops.ComplexDivideOp: OpRule("ComplexDivide", _divide, entrywise(_lower_divide), vjp=_vjp_divide),
     ops.ConjOp: OpRule(
-        "Conj", lambda a: _interleaved(np.conj(_complex(a))), entrywise(lambda em, a: (a[0], em.neg(a[1])))
+        "Conj",
+        lambda a: _interleaved(np.conj(_complex(a))),
+        entrywise(lambda em, a: (a[0], em.neg(a[1]))),
+        vjp=lambda a, out, g: [_conj(g)],
     ),
-    ops.ComplexExpOp: OpRule("ComplexExp", _exp, entrywise(_lower_exp)),
+    ops.ComplexExpOp: OpRule(
+        "ComplexExp", _exp, entrywise(_lower_exp), vjp=lambda a, out, g: [_times(_conj(out), g)]
+    ),
     ops.ComplexExp1jOp: OpRule(
         "ComplexExp1j",
         lambda x: _pack(np.cos(x), np.sin(x)),
         lambda em, x: _flat([(em.math("cos", v), em.math("sin", v)) for v in x]),
+        vjp=_vjp_exp1j,
     ),
     ops.Real2ComplexOp: OpRule(
-        "Real2Complex", lambda x: _pack(x, 0.0), lambda em, x: _flat([(v, em.constant(0.0)) for v in x])
+        "Real2Complex",
+        lambda x: _pack(x, 0.0),
+        lambda em, x: _flat([(v, em.constant(0.0)) for v in x]),
+        vjp=lambda a, out, g: [apply(ops.ComplexRealOp, g)],
     ),
     ops.Imag2ComplexOp: OpRule(
-        "Imag2Complex", lambda x: _pack(0.0, x), lambda em, x: _flat([(em.constant(0.0), v) for v in x])
+        "Imag2Complex",
+        lambda x: _pack(0.0, x),
+        lambda em, x: _flat([(em.constant(0.0), v) for v in x]),
+        vjp=lambda a, out, g: [apply(ops.ComplexImagOp, g)],
     ),
-    ops.ComplexRealOp: OpRule("ComplexReal", lambda a: _complex(a).real, lambda em, a: a[0::2]),
-    ops.ComplexImagOp: OpRule("ComplexImag", lambda a: _complex(a).imag, lambda em, a: a[1::2]),
+    ops.ComplexRealOp: OpRule(
+        "ComplexReal",
+        lambda a: _complex(a).real,
+        lambda em, a: a[0::2],
+        vjp=lambda a, out, g: [apply(ops.Real2ComplexOp, g)],
+    ),
+    ops.ComplexImagOp: OpRule(
+        "ComplexImag",
+        lambda a: _complex(a).imag,
+        lambda em, a: a[1::2],
+        vjp=lambda a, out, g: [apply(ops.Imag2ComplexOp, g)],
+    ),
     ops.ComplexAbsOp: OpRule(
         "ComplexAbs",
         lambda a: np.sqrt(_square_abs(a)),
         lambda em, a: [em.math("sqrt", s) for s in _square_abs_entries(em, a)],
+        vjp=_vjp_abs,
     ),
-    ops.ComplexSquareAbsOp: OpRule("ComplexSquareAbs", _square_abs, _square_abs_entries),
+    ops.ComplexSquareAbsOp: OpRule(
+        "ComplexSquareAbs",
+        _square_abs,
+        _square_abs_entries,
+        vjp=lambda a, out, g: [constant(2.0) * (a[0] * _twice(g))],
+    ),
     ops.ComplexAngleOp: OpRule(
         "ComplexAngle",
         lambda a: np.angle(_complex(a)),
         lambda em, a: [em.math("atan2", im, re) for re, im in _pairs(a)],
+        vjp=_vjp_angle,
     ),
-    ops.ComplexRealScalOp: OpRule("ComplexRealScal", _real_scal, _lower_real_scal),
+    ops.ComplexRealScalOp: OpRule("ComplexRealScal", _real_scal, _lower_real_scal, vjp=_vjp_real_scal),
     ops.ComplexSumOp: OpRule(
-        "ComplexSum", lambda a: _interleaved(_complex(a).sum(axis=-1, keepdims=True)), _lower_sum
+        "ComplexSum",
+        lambda a: _interleaved(_complex(a).sum(axis=-1, keepdims=True)),
+        _lower_sum,
+        vjp=lambda a, out, g: [apply(ops.ComplexSumTOp, g, dim=a[0].dim)],
     ),
     ops.ComplexSumTOp: OpRule(
         "ComplexSumT",
         lambda a, dim: _interleaved(_sum_t(a, dim)),
         lambda em, a, dim: a * (dim // 2),
         ("dim",),
+        vjp=lambda a, out, g, dim: [apply(ops.ComplexSumOp, g)],
     ),
 }

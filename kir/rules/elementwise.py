@@ -8,7 +8,7 @@ import numpy as np
 
 from kir.dialect import elementwise as ops
 from kir.emitter import Emitter, Value
-from kir.frontends.expr import apply, constant
+from kir.frontends.expr import Expr, apply, as_expr, constant
 from kir.rules.common import Entries, OpRule, as_float, elementwise
 
 
@@ -123,6 +123,106 @@ def _vjp_powf(a, out, g):
     return [g * exponent * apply(ops.PowfOp, base, exponent - 1), g * out * apply(ops.LogOp, base)]
 
 
+# -- derivative rules of KeOps' other elementwise functions -----------------------------------------
+# Values at special points follow torch's autograd where torch has the op (kink values below, one
+# line each); masks are selects (IfElse), as torch.where, so an infinite cotangent where a branch is
+# not taken does not turn into 0 * inf = NaN.
+
+
+def _where(mask: Expr, a: Expr | float, b: Expr | float) -> Expr:
+    """a where the 0/1 `mask` (a comparison's result) is 1, else b."""
+    return apply(ops.IfElseOp, mask - 1.0, as_expr(a), as_expr(b))
+
+
+def _inverse_or_zero(square: Expr) -> Expr:
+    """1 / square for square >= 0, and 0 at 0 (KeOps' Rsqrt(0) = 0), differentiable at any order."""
+    return apply(ops.SquareOp, apply(ops.RsqrtOp, square))
+
+
+def _vjp_rsqrt(a, out, g):
+    # KeOps' -Rsqrt(x)^3 / 2, hence 0 at x = 0 where Rsqrt(0) = 0 (torch's rsqrt(0) = inf has -inf).
+    return [g * (-0.5 * apply(ops.PowOp, out, exponent=3))]
+
+
+def _vjp_xlogx(a, out, g):
+    # log(x) + 1: -inf at x = 0 (the one-sided limit; torch has no xlogx).
+    return [g * (apply(ops.LogOp, a[0]) + 1.0)]
+
+
+def _vjp_arcsine(a, out, g, sign: float):
+    # +-1 / sqrt((1 - x)(1 + x)), accurate near x = +-1 where 1 - x^2 cancels: +-inf at x = +-1 (as torch).
+    (x,) = a
+    return [sign * g / apply(ops.SqrtOp, (1.0 - x) * (1.0 + x))]
+
+
+def _vjp_atan2(a, out, g):
+    # (x, -y) / (x^2 + y^2): 0 at (0, 0), as torch.atan2 (its second derivative there is NaN, ours 0).
+    y, x = a
+    inverse = _inverse_or_zero(apply(ops.SquareOp, x) + apply(ops.SquareOp, y))
+    return [g * x * inverse, -(g * y * inverse)]
+
+
+def _vjp_sinxdivx(a, out, g):
+    # (cos x - sin(x)/x) / x, 0 at x = 0 as torch.sinc; higher derivatives at exactly 0 give 0
+    # (not the true -1/3 of the second one; torch gives NaN there).
+    (x,) = a
+    return [g * (apply(ops.CosOp, x) - out) * x * _inverse_or_zero(apply(ops.SquareOp, x))]
+
+
+def _vjp_relu(a, out, g):
+    # 0 where x <= 0 (relu'(0) = 0), g elsewhere, NaN included (torch's threshold_backward).
+    return [apply(ops.IfElseOp, -a[0], constant(0.0), g)]
+
+
+def _vjp_clamp(a, out, g):
+    # torch.clamp: x gets g where low <= x <= high (ties included, not at NaN); low where x < low;
+    # high where x > high and not x < low (our forward picks low first when low > high).
+    x, low, high = a
+    inside = apply(ops.LessOrEqualOp, low, x) * apply(ops.LessOrEqualOp, x, high)
+    below = apply(ops.LessThanOp, x, low)
+    above = apply(ops.LessThanOp, high, x)
+    return [_where(inside, g, 0.0), _where(below, g, 0.0), _where(below, 0.0, _where(above, g, 0.0))]
+
+
+def _vjp_clampint(a, out, g, low: int, high: int):
+    # torch.clamp: g where low <= x <= high (ties included), 0 elsewhere and at NaN.
+    (x,) = a
+    inside = apply(ops.LessOrEqualOp, constant(float(low)), x) * apply(
+        ops.LessOrEqualOp, x, constant(float(high))
+    )
+    return [_where(inside, g, 0.0)]
+
+
+def _vjp_mod(a, out, g):
+    # x - n floor((x - d) / n) with floor' = 0 (torch.remainder's rule): d gets no gradient.
+    x, n, d = a
+    return [g, -(g * apply(ops.FloorOp, (x - d) / n)), None]
+
+
+def _vjp_extreme(a, out, g, largest: bool):
+    # torch.maximum / torch.minimum: g / 2 to each on ties, g to both when one is NaN.
+    first, second = a
+    first_less, second_less = apply(ops.LessThanOp, first, second), apply(ops.LessThanOp, second, first)
+    first_loses, second_loses = (first_less, second_less) if largest else (second_less, first_less)
+    tie, half = apply(ops.EqualOp, first, second), g * 0.5
+    return [
+        _where(tie, half, _where(first_loses, 0.0, g)),
+        _where(tie, half, _where(second_loses, 0.0, g)),
+    ]
+
+
+def _vjp_ifelse(a, out, g):
+    # torch.where: the branch taken gets g, the other 0; the condition none.
+    f = a[0]
+    return [None, apply(ops.IfElseOp, f, g, constant(0.0)), apply(ops.IfElseOp, f, constant(0.0), g)]
+
+
+def _no_gradient(a, out, g, **attrs):
+    # Piecewise constant (Sign, Step, Floor, Round, DiffClampInt, comparisons): derivative 0 everywhere
+    # it exists, and 0 at the jumps too (torch: sign' = floor' = round' = 0).
+    return [None] * len(a)
+
+
 RULES: dict[type, OpRule] = {
     ops.NegOp: OpRule("Minus", np.negative, elementwise(lambda em, a: em.neg(a)), vjp=lambda a, out, g: [-g]),
     ops.ExpOp: OpRule(
@@ -167,25 +267,36 @@ RULES: dict[type, OpRule] = {
         "Rsqrt",
         lambda x: _where_zero(x, 0.0, 1.0 / np.sqrt(x)),
         elementwise(lambda em, x: _guarded(em, x, 0.0, em.div(em.constant(1.0), em.math("sqrt", x)))),
+        vjp=_vjp_rsqrt,
     ),
-    ops.InvOp: OpRule("Inv", lambda x: 1.0 / x, elementwise(lambda em, x: em.div(em.constant(1.0), x))),
+    ops.InvOp: OpRule(
+        "Inv",
+        lambda x: 1.0 / x,
+        elementwise(lambda em, x: em.div(em.constant(1.0), x)),
+        vjp=lambda a, out, g: [-(g * apply(ops.SquareOp, out))],  # -inf at x = 0, as torch
+    ),
     ops.XLogXOp: OpRule(
         "XLogX",
         lambda x: _where_zero(x, 0.0, x * np.log(x)),
         elementwise(lambda em, x: _guarded(em, x, 0.0, em.mul(x, em.math("log", x)))),
+        vjp=_vjp_xlogx,
     ),
-    ops.SinOp: OpRule("Sin", np.sin, _math("sin")),
-    ops.CosOp: OpRule("Cos", np.cos, _math("cos")),
-    ops.AsinOp: OpRule("Asin", np.arcsin, _math("asin")),
-    ops.AcosOp: OpRule("Acos", np.arccos, _math("acos")),
-    ops.AtanOp: OpRule("Atan", np.arctan, _math("atan")),
-    ops.Atan2Op: OpRule("Atan2", np.arctan2, _math("atan2")),
+    ops.SinOp: OpRule("Sin", np.sin, _math("sin"), vjp=lambda a, out, g: [g * apply(ops.CosOp, a[0])]),
+    ops.CosOp: OpRule("Cos", np.cos, _math("cos"), vjp=lambda a, out, g: [-(g * apply(ops.SinOp, a[0]))]),
+    ops.AsinOp: OpRule("Asin", np.arcsin, _math("asin"), vjp=lambda a, out, g: _vjp_arcsine(a, out, g, 1.0)),
+    ops.AcosOp: OpRule("Acos", np.arccos, _math("acos"), vjp=lambda a, out, g: _vjp_arcsine(a, out, g, -1.0)),
+    ops.AtanOp: OpRule(
+        "Atan", np.arctan, _math("atan"), vjp=lambda a, out, g: [g / (1.0 + apply(ops.SquareOp, a[0]))]
+    ),
+    ops.Atan2Op: OpRule("Atan2", np.arctan2, _math("atan2"), vjp=_vjp_atan2),
     ops.SinXDivXOp: OpRule(
         "SinXDivX",
         lambda x: _where_zero(x, 1.0, np.sin(x) / x),
         elementwise(lambda em, x: _guarded(em, x, 1.0, em.div(em.math("sin", x), x))),
+        vjp=_vjp_sinxdivx,
     ),
-    ops.AbsOp: OpRule("Abs", np.abs, _math("fabs")),
+    # g Sign(x), as torch: abs'(0) = 0, and 0 at NaN (Sign(NaN) = 0 here and in torch).
+    ops.AbsOp: OpRule("Abs", np.abs, _math("fabs"), vjp=lambda a, out, g: [g * apply(ops.SignOp, a[0])]),
     ops.SignOp: OpRule(
         "Sign",
         lambda x: np.where(x > 0, 1.0, np.where(x < 0, -1.0, 0.0)),
@@ -196,6 +307,7 @@ RULES: dict[type, OpRule] = {
                 em.select(em.less(x, em.constant(0.0)), em.constant(-1.0), em.constant(0.0)),
             )
         ),
+        vjp=_no_gradient,
     ),
     ops.StepOp: OpRule(
         "Step",
@@ -203,47 +315,68 @@ RULES: dict[type, OpRule] = {
         elementwise(
             lambda em, x: em.select(em.less(x, em.constant(0.0)), em.constant(0.0), em.constant(1.0))
         ),
+        vjp=_no_gradient,
     ),
     ops.ReluOp: OpRule(
         "ReLU",
         lambda x: np.where(x < 0, 0.0, x),
         elementwise(lambda em, x: em.select(em.less(x, em.constant(0.0)), em.constant(0.0), x)),
+        vjp=_vjp_relu,
     ),
-    ops.FloorOp: OpRule("Floor", np.floor, _math("floor")),
-    ops.RoundOp: OpRule("Round", _reference_round, elementwise(_lower_round), dsl_attrs=("decimals",)),
+    ops.FloorOp: OpRule("Floor", np.floor, _math("floor"), vjp=_no_gradient),
+    ops.RoundOp: OpRule(
+        "Round", _reference_round, elementwise(_lower_round), dsl_attrs=("decimals",), vjp=_no_gradient
+    ),
     ops.ClampIntOp: OpRule(
         "ClampInt",
         lambda x, low, high: _reference_clamp(x, float(low), float(high)),
         elementwise(lambda em, x, low, high: _lower_clamp(em, x, em.constant(low), em.constant(high))),
         dsl_attrs=("low", "high"),
+        vjp=_vjp_clampint,
     ),
     ops.DiffClampIntOp: OpRule(
         "DiffClampInt",
         lambda x, low, high: np.where((x < low) | (x > high), 0.0, 1.0),
         elementwise(_lower_diffclampint),
         dsl_attrs=("low", "high"),
+        vjp=_no_gradient,
     ),
     ops.EqualOp: OpRule(
-        "Equal", _compare(np.equal), elementwise(lambda em, a, b: as_float(em, em.equal(a, b)))
+        "Equal",
+        _compare(np.equal),
+        elementwise(lambda em, a, b: as_float(em, em.equal(a, b))),
+        vjp=_no_gradient,
     ),
     ops.NotEqualOp: OpRule(
-        "NotEqual", _compare(np.not_equal), elementwise(lambda em, a, b: as_float(em, em.not_equal(a, b)))
+        "NotEqual",
+        _compare(np.not_equal),
+        elementwise(lambda em, a, b: as_float(em, em.not_equal(a, b))),
+        vjp=_no_gradient,
     ),
     ops.LessThanOp: OpRule(
-        "LessThan", _compare(np.less), elementwise(lambda em, a, b: as_float(em, em.less(a, b)))
+        "LessThan",
+        _compare(np.less),
+        elementwise(lambda em, a, b: as_float(em, em.less(a, b))),
+        vjp=_no_gradient,
     ),
     ops.LessOrEqualOp: OpRule(
         "LessOrEqual",
         _compare(np.less_equal),
         elementwise(lambda em, a, b: as_float(em, em.less_equal(a, b))),
+        vjp=_no_gradient,
     ),
-    ops.MaximumOp: OpRule("Max", np.maximum, elementwise(_lower_maximum)),
-    ops.MinimumOp: OpRule("Min", np.minimum, elementwise(_lower_minimum)),
-    ops.ModOp: OpRule("Mod", _reference_mod, elementwise(_lower_mod)),
-    ops.ClampOp: OpRule("Clamp", _reference_clamp, elementwise(_lower_clamp)),
+    ops.MaximumOp: OpRule(
+        "Max", np.maximum, elementwise(_lower_maximum), vjp=lambda a, out, g: _vjp_extreme(a, out, g, True)
+    ),
+    ops.MinimumOp: OpRule(
+        "Min", np.minimum, elementwise(_lower_minimum), vjp=lambda a, out, g: _vjp_extreme(a, out, g, False)
+    ),
+    ops.ModOp: OpRule("Mod", _reference_mod, elementwise(_lower_mod), vjp=_vjp_mod),
+    ops.ClampOp: OpRule("Clamp", _reference_clamp, elementwise(_lower_clamp), vjp=_vjp_clamp),
     ops.IfElseOp: OpRule(
         "IfElse",
         lambda f, a, b: np.where(f >= 0, a, b),
         elementwise(lambda em, f, a, b: em.select(em.greater_equal(f, em.constant(0.0)), a, b)),
+        vjp=_vjp_ifelse,
     ),
 }

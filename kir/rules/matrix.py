@@ -5,6 +5,9 @@ elementwise products, sums and `einsum`, not `matmul`: a BLAS kernel need not pr
 of inf * 0 (some skip zero entries), and the reference must.
 Lowerings expand every result entry into its sum of products at compile time: the shapes are
 small and fixed, and each entry's products are added pairwise.
+Derivative rules: every op is bilinear, so each cotangent is the same kind of product of the
+result's cotangent g with the other operand (TensorDot: a TensorDot of g and the other operand
+that contracts the axes the result took from it, then puts the axes back in place). No kinks.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import numpy as np
 
 from kir.dialect import matrix as ops
 from kir.emitter import Emitter
+from kir.frontends.expr import Expr, apply
 from kir.rules.common import Entries, OpRule, sum_entries
 
 Shape = tuple[int, ...]
@@ -166,18 +170,112 @@ def _lower_kron(em: Emitter, a: Entries, b: Entries, dimfa: Shape, dimfb: Shape)
     return _lower_terms(em, a, b, tensordot_terms(dimfa, dimfb, (), (), kron_permutation(len(dimfa))))
 
 
+# -- derivative rules ---------------------------------------------------------------------------
+
+
+def _tensordot_cotangent(
+    g: Expr,
+    shape_g: Shape,
+    other: Expr,
+    shape_other: Shape,
+    g_axis_of_own: dict[int, int],
+    g_axis_of_other: dict[int, int],
+    contracted: list[tuple[int, int]],
+) -> Expr:
+    """The cotangent of one TensorDot operand ("own"), as TensorDot(g, other) with axes put back.
+
+    `g_axis_of_own` / `g_axis_of_other` map each kept axis of an operand to its axis in the
+    result (shape `shape_g`); `contracted` pairs (own axis, other axis) that the op summed over.
+    g is contracted with `other` along the other operand's kept axes; what is left is own's kept
+    axes (in g's order), then the other operand's contracted axes (in its order), which stand
+    for their partners among own's axes. `permute` sends each back to its axis of own.
+    """
+    other_axes = sorted(g_axis_of_other)
+    attrs = {
+        "dimfa": shape_g,
+        "dimfb": shape_other,
+        "contfa": tuple(g_axis_of_other[k] for k in other_axes),
+        "contfb": tuple(other_axes),
+    }
+    kept = sorted(g_axis_of_own, key=g_axis_of_own.__getitem__)
+    partners = [own for own, theirs in sorted(contracted, key=lambda pair: pair[1])]
+    target = tuple(kept + partners)
+    if target == tuple(range(len(target))):
+        return apply(ops.TensorDotOp, g, other, **attrs)
+    return apply(ops.TensorDotPermutedOp, g, other, **attrs, permute=target)
+
+
+def _vjp_tensordot(
+    args: tuple[Expr, ...],
+    out: Expr,
+    g: Expr,
+    dimfa: Shape,
+    dimfb: Shape,
+    contfa: Shape,
+    contfb: Shape,
+    permute: Shape | None = None,
+) -> list[Expr]:
+    a, b = args
+    keep_a = [k for k in range(len(dimfa)) if k not in contfa]
+    keep_b = [k for k in range(len(dimfb)) if k not in contfb]
+    order = list(range(len(keep_a) + len(keep_b))) if permute is None else list(permute)
+    # Natural result axis n (a's kept axes, then b's) lies at axis order[n] of g.
+    g_axis_of_a = {k: order[n] for n, k in enumerate(keep_a)}
+    g_axis_of_b = {k: order[len(keep_a) + n] for n, k in enumerate(keep_b)}
+    shape_g = [0] * len(order)
+    for k, axis in g_axis_of_a.items():
+        shape_g[axis] = dimfa[k]
+    for k, axis in g_axis_of_b.items():
+        shape_g[axis] = dimfb[k]
+    pairs = list(zip(contfa, contfb, strict=True))
+    return [
+        _tensordot_cotangent(g, tuple(shape_g), b, dimfb, g_axis_of_a, g_axis_of_b, pairs),
+        _tensordot_cotangent(
+            g, tuple(shape_g), a, dimfa, g_axis_of_b, g_axis_of_a, [(q, p) for p, q in pairs]
+        ),
+    ]
+
+
+def _vjp_kron(args: tuple[Expr, ...], out: Expr, g: Expr, dimfa: Shape, dimfb: Shape) -> list[Expr]:
+    # Kron's result, flattened, is the tensor of shape (a0, b0, a1, b1, ...): a TensorDot of a and
+    # b with no contraction and the permutation `kron_permutation`.
+    return _vjp_tensordot(args, out, g, dimfa, dimfb, (), (), kron_permutation(len(dimfa)))
+
+
 _TENSORDOT_ATTRS = ("dimfa", "dimfb", "contfa", "contfb")
 
 RULES: dict[type, OpRule] = {
-    ops.MatVecMultOp: OpRule("MatVecMult", _matvecmult, _lower_matvecmult),
-    ops.VecMatMultOp: OpRule("VecMatMult", _vecmatmult, _lower_vecmatmult),
+    # (A v)' : dA = g v^T, dv = A^T g.
+    ops.MatVecMultOp: OpRule(
+        "MatVecMult",
+        _matvecmult,
+        _lower_matvecmult,
+        vjp=lambda a, out, g: [apply(ops.TensorProdOp, g, a[1]), apply(ops.VecMatMultOp, g, a[0])],
+    ),
+    # (v^T A)' : dv = A g, dA = v g^T.
+    ops.VecMatMultOp: OpRule(
+        "VecMatMult",
+        _vecmatmult,
+        _lower_vecmatmult,
+        vjp=lambda a, out, g: [apply(ops.MatVecMultOp, a[1], g), apply(ops.TensorProdOp, a[0], g)],
+    ),
+    # (a b^T)' : da = G b, db = G^T a (G: g read as a |a| x |b| matrix).
     ops.TensorProdOp: OpRule(
-        "TensorProd", _tensorprod, lambda em, a, b: [em.mul(x, y) for x in a for y in b]
+        "TensorProd",
+        _tensorprod,
+        lambda em, a, b: [em.mul(x, y) for x in a for y in b],
+        vjp=lambda a, out, g: [apply(ops.MatVecMultOp, g, a[1]), apply(ops.VecMatMultOp, a[0], g)],
     ),
     # KeOps' permute argument is optional: one op per argument count (the registry tells them apart).
-    ops.TensorDotOp: OpRule("TensorDot", _tensordot, _lower_tensordot, dsl_attrs=_TENSORDOT_ATTRS),
-    ops.TensorDotPermutedOp: OpRule(
-        "TensorDot", _tensordot, _lower_tensordot, dsl_attrs=(*_TENSORDOT_ATTRS, "permute")
+    ops.TensorDotOp: OpRule(
+        "TensorDot", _tensordot, _lower_tensordot, dsl_attrs=_TENSORDOT_ATTRS, vjp=_vjp_tensordot
     ),
-    ops.KronOp: OpRule("Kron", _kron, _lower_kron, dsl_attrs=("dimfa", "dimfb")),
+    ops.TensorDotPermutedOp: OpRule(
+        "TensorDot",
+        _tensordot,
+        _lower_tensordot,
+        dsl_attrs=(*_TENSORDOT_ATTRS, "permute"),
+        vjp=_vjp_tensordot,
+    ),
+    ops.KronOp: OpRule("Kron", _kron, _lower_kron, dsl_attrs=("dimfa", "dimfb"), vjp=_vjp_kron),
 }

@@ -18,15 +18,28 @@ Special values, decided here and shared by the reference and the lowering:
 - SoftDTW_SqDist: KeOps' recurrence (hard cumulative sums on the first row and column, soft-min
   with parameter gamma elsewhere); the soft-min of three +inf is +inf (KeOps: NaN), a NaN cost
   gives NaN.
+
+Derivative rules (`vjp`), values where the op is not smooth:
+- Max / Min over entries: the whole gradient goes to the entry ArgMax / ArgMin selects (the first
+  extreme entry on ties, the first NaN if any), as KeOps (OneHot(ArgMax(x))) and torch.max(x, dim)
+  do; torch.amax would split it evenly. ArgMax, ArgMin, OneHot: zero derivative (piecewise constant).
+- Norm2'(0) = 0 (torch's norm backward); Normalize'(0) = 0 (KeOps' chain rule through Rsqrt(0) = 0;
+  torch's x / |x| gives NaN there and F.normalize 1 / eps).
+- BSpline: the chain rule of the recurrence above, w.r.t. x and the knots; ratios taken as 0 have
+  zero derivative. At x on a knot, the derivative from the right (the interval [t_j, t_{j+1})
+  that holds x); order 0 has zero derivative (the indicators are piecewise constant in x and t).
+- SoftDTW_SqDist: KeOps' backward recurrence (GradSoftDTW_SqDist), plus the derivative w.r.t.
+  gamma (KeOps has none); infinite or NaN costs give NaN derivatives.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from kir.dialect import elementwise, matrix
 from kir.dialect import vector as ops
 from kir.emitter import Emitter, Value
-from kir.frontends.expr import apply
+from kir.frontends.expr import Expr, apply, constant
 from kir.rules.common import Entries, OpRule, broadcast, keep_dims_sum, sum_entries
 
 # -- helpers ----------------------------------------------------------------------------------------
@@ -254,6 +267,168 @@ def _softdtw_reference(x: np.ndarray, y: np.ndarray, gamma: np.ndarray) -> np.nd
     return r[..., n - 1, m - 1][..., None]
 
 
+# -- derivative rules --------------------------------------------------------------------------------
+# Each returns, for each operand, the Expr of its cotangent given the cotangent g of the result.
+
+
+def _vjp_extreme(arg_op: type):
+    """Max / Min over entries: g to the entry that ArgMax / ArgMin selects (one entry on ties)."""
+    return lambda a, out, g: [apply(ops.OneHotOp, apply(arg_op, a[0]), dim=a[0].dim) * g]
+
+
+def _vjp_normalize(a, out, g):
+    # (g - y <y, g>) / |x| with y = x / |x|; Rsqrt(0) = 0 makes the derivative at x = 0 zero.
+    (x,) = a
+    return [(g - out * (out | g)) * apply(elementwise.RsqrtOp, apply(ops.SqNorm2Op, x))]
+
+
+def _weighted_vjp(s: Expr, d: Expr, g: Expr) -> tuple[Expr, Expr]:
+    """Cotangents (of s, of d) of WeightedSqNorm(s, d), in the order `_weighted_reference` reads s."""
+    if s.dim == 1:
+        return g * apply(ops.SqNorm2Op, d), g * s * (2 * d)
+    if s.dim == d.dim:
+        return g * apply(elementwise.SquareOp, d), g * (2 * (s * d))
+    return _symsqnorm_vjp(s, d, g)
+
+
+def _symsqnorm_vjp(a: Expr, x: Expr, g: Expr) -> tuple[Expr, Expr]:
+    # d(x^T A x) = x x^T for A, (A + A^T) x for x: A need not be symmetric.
+    both_sides = apply(matrix.MatVecMultOp, a, x) + apply(matrix.VecMatMultOp, x, a)
+    return g * apply(matrix.TensorProdOp, x, x), g * both_sides
+
+
+def _vjp_weighted_sqdist(a, out, g):
+    s, x, y = a
+    ds, dd = _weighted_vjp(s, x - y, g)
+    return [ds, dd, -dd]
+
+
+def _vjp_concat(a, out, g):
+    first, second = a
+    return [
+        apply(ops.ExtractOp, g, start=0, length=first.dim),
+        apply(ops.ExtractOp, g, start=first.dim, length=second.dim),
+    ]
+
+
+def _slice(v: Expr, start: int, length: int) -> Expr:
+    return v if start == 0 and length == v.dim else apply(ops.ExtractOp, v, start=start, length=length)
+
+
+def _place(v: Expr, start: int, dim: int) -> Expr:
+    return v if start == 0 and dim == v.dim else apply(ops.ExtractTOp, v, start=start, dim=dim)
+
+
+def _vjp_bspline(a, out, g, order: int):
+    """The chain rule of the De Boor recurrence, one order at a time, down to order 0 (constant)."""
+    knots, x = a
+    count = knots.dim
+    knot_terms: list[Expr] = []
+    x_terms: list[Expr] = []
+    for k in range(order, 0, -1):
+        # Order k from order k - 1: B = R[:-1] * P[:-1] + (1 - R[1:]) * P[1:], with
+        # R_i = (x - t_i) / (t_{i+k} - t_i) where t_i < t_{i+k}, else 0 (no derivative there).
+        size = count - k
+        lower = apply(ops.BSplineOp, knots, x, order=k - 1)
+        low, high = _slice(knots, 0, size), _slice(knots, k, size)
+        increasing = apply(elementwise.LessThanOp, low, high) - 1.0  # >= 0 where the ratio is taken
+        # A denominator of 1 where the ratio is 0 keeps the unused branch (and its derivatives) finite.
+        span = apply(elementwise.IfElseOp, increasing, high - low, constant(1.0))
+        ratio = apply(elementwise.IfElseOp, increasing, (x - low) / span, constant(0.0))
+        spread = _place(g, 0, size) - _place(g, 1, size)
+        weight = apply(elementwise.IfElseOp, increasing, lower * spread / span, constant(0.0))
+        x_terms.append(apply(ops.SumOp, weight))
+        knot_terms.append(_place(weight * (ratio - 1.0), 0, count))
+        knot_terms.append(_place(-(weight * ratio), k, count))
+        g = _place(g * _slice(ratio, 0, size - 1), 0, size) + _place(
+            g * (1.0 - _slice(ratio, 1, size - 1)), 1, size
+        )
+    if not x_terms:
+        return [None, None]
+    return [_total(knot_terms), _total(x_terms)]
+
+
+def _total(terms: list[Expr]) -> Expr:
+    result = terms[0]
+    for term in terms[1:]:
+        result = result + term
+    return result
+
+
+def _stack(scalars: list[Expr]) -> Expr:
+    result = scalars[0]
+    for scalar in scalars[1:]:
+        result = apply(ops.ConcatOp, result, scalar)
+    return result
+
+
+def _softdtw_table(x: Expr, y: Expr, gamma: Expr) -> tuple[list[list[Expr]], ...]:
+    """The differences x_i - y_j, the running costs r_ij and the soft-mins of the recurrence, as
+    formulas: one node per cell (SoftDTW_SqDist of every prefix would be quadratic in cells)."""
+    n, m = x.dim, y.dim
+    xs = [apply(ops.ElemOp, x, m=i) for i in range(n)]
+    ys = [apply(ops.ElemOp, y, m=j) for j in range(m)]
+    diff = [[xs[i] - ys[j] for j in range(m)] for i in range(n)]
+    r: list[list[Expr]] = [[None] * m for _ in range(n)]  # type: ignore[list-item]
+    soft: list[list[Expr]] = [[None] * m for _ in range(n)]  # type: ignore[list-item]
+    for j in range(m):
+        for i in range(n):
+            cost = apply(elementwise.SquareOp, diff[i][j])
+            if i == 0 or j == 0:
+                r[i][j] = cost if i == j == 0 else cost + (r[i - 1][j] if j == 0 else r[i][j - 1])
+                continue
+            inputs = (r[i - 1][j - 1], r[i - 1][j], r[i][j - 1])
+            # Shifted by the smallest input, as the lowering; the shift's derivative cancels out.
+            low = apply(elementwise.MinimumOp, apply(elementwise.MinimumOp, inputs[0], inputs[1]), inputs[2])
+            total = _total([apply(elementwise.ExpOp, (low - v) / gamma) for v in inputs])
+            soft[i][j] = low - gamma * apply(elementwise.LogOp, total)
+            r[i][j] = cost + soft[i][j]
+    return diff, r, soft
+
+
+def _vjp_softdtw(a, out, g):
+    """KeOps' backward recurrence (GradSoftDTW_SqDist), plus the derivative w.r.t. gamma.
+
+    e[i][j] = d out / d r[i][j] flows back from the successors of (i, j): with weight 1 from a cell
+    of the first row or column (a plain running sum), exp((softmin_s - r_ij) / gamma) (the soft-min's
+    weight of r_ij) from the others. Costs enter additively, so d out / d cost_ij = e[i][j].
+    """
+    x, y, gamma = a
+    n, m = x.dim, y.dim
+    diff, r, soft = _softdtw_table(x, y, gamma)
+
+    weights: dict[tuple[int, int, int, int], Expr] = {}
+
+    def weight(i: int, j: int, si: int, sj: int) -> Expr:
+        """The soft-min weight of r[i][j] in the interior cell (si, sj)."""
+        key = (i, j, si, sj)
+        if key not in weights:
+            weights[key] = apply(elementwise.ExpOp, (soft[si][sj] - r[i][j]) / gamma)
+        return weights[key]
+
+    e: list[list[Expr]] = [[g] * m for _ in range(n)]
+    for i in range(n - 1, -1, -1):
+        for j in range(m - 1, -1, -1):
+            successors = [
+                (si, sj) for si, sj in ((i + 1, j), (i, j + 1), (i + 1, j + 1)) if si < n and sj < m
+            ]
+            terms = [
+                e[si][sj] if 0 in (si, sj) else e[si][sj] * weight(i, j, si, sj) for si, sj in successors
+            ]
+            if terms:
+                e[i][j] = _total(terms)
+    dx = [_total([e[i][j] * (2.0 * diff[i][j]) for j in range(m)]) for i in range(n)]
+    dy = [-_total([e[i][j] * (2.0 * diff[i][j]) for i in range(n)]) for j in range(m)]
+    # d softmin / d gamma with its inputs fixed: (softmin - sum_l p_l a_l) / gamma, p_l its weights.
+    dgamma: list[Expr] = []
+    for i in range(1, n):
+        for j in range(1, m):
+            inputs = [(i - 1, j - 1), (i - 1, j), (i, j - 1)]
+            mean = _total([weight(pi, pj, i, j) * r[pi][pj] for pi, pj in inputs])
+            dgamma.append(e[i][j] * (soft[i][j] - mean))
+    return [_stack(dx), _stack(dy), _total(dgamma) / gamma if dgamma else None]
+
+
 RULES: dict[type, OpRule] = {
     ops.SumOp: OpRule(
         "Sum",
@@ -278,68 +453,115 @@ RULES: dict[type, OpRule] = {
         lambda x, dim: np.repeat(x, dim, axis=-1),
         lambda em, x, dim: [x[0]] * dim,
         dsl_attrs=("dim",),
+        vjp=lambda a, out, g, dim: [apply(ops.SumOp, g)],
     ),
     ops.MaxEntryOp: OpRule(
-        "Max", lambda x: _extreme_reference(x, True), lambda em, x: [_extreme(em, x, "greater")[0]]
+        "Max",
+        lambda x: _extreme_reference(x, True),
+        lambda em, x: [_extreme(em, x, "greater")[0]],
+        vjp=_vjp_extreme(ops.ArgMaxOp),
     ),
     ops.MinEntryOp: OpRule(
-        "Min", lambda x: _extreme_reference(x, False), lambda em, x: [_extreme(em, x, "less")[0]]
+        "Min",
+        lambda x: _extreme_reference(x, False),
+        lambda em, x: [_extreme(em, x, "less")[0]],
+        vjp=_vjp_extreme(ops.ArgMinOp),
     ),
     ops.ArgMaxOp: OpRule(
-        "ArgMax", lambda x: _arg_extreme_reference(x, True), lambda em, x: [_extreme(em, x, "greater")[1]]
+        "ArgMax",
+        lambda x: _arg_extreme_reference(x, True),
+        lambda em, x: [_extreme(em, x, "greater")[1]],
+        vjp=lambda a, out, g: [None],
     ),
     ops.ArgMinOp: OpRule(
-        "ArgMin", lambda x: _arg_extreme_reference(x, False), lambda em, x: [_extreme(em, x, "less")[1]]
+        "ArgMin",
+        lambda x: _arg_extreme_reference(x, False),
+        lambda em, x: [_extreme(em, x, "less")[1]],
+        vjp=lambda a, out, g: [None],
     ),
     ops.Norm2Op: OpRule(
         "Norm2",
         lambda x: np.sqrt(keep_dims_sum(np.square(x))),
         lambda em, x: [em.math("sqrt", sum_entries(em, _squares(em, x)))],
+        vjp=lambda a, out, g: [g * apply(ops.NormalizeOp, a[0])],  # Normalize(0) = 0: Norm2'(0) = 0
     ),
     ops.SqNorm2Op: OpRule(
-        "SqNorm2", lambda x: keep_dims_sum(np.square(x)), lambda em, x: [sum_entries(em, _squares(em, x))]
+        "SqNorm2",
+        lambda x: keep_dims_sum(np.square(x)),
+        lambda em, x: [sum_entries(em, _squares(em, x))],
+        vjp=lambda a, out, g: [g * (2 * a[0])],
     ),
-    ops.NormalizeOp: OpRule("Normalize", _normalize_reference, _lower_normalize),
+    ops.NormalizeOp: OpRule("Normalize", _normalize_reference, _lower_normalize, vjp=_vjp_normalize),
     ops.WeightedSqNormOp: OpRule(
-        "WeightedSqNorm", _weighted_reference, lambda em, s, x: [_lower_weighted(em, s, x)]
+        "WeightedSqNorm",
+        _weighted_reference,
+        lambda em, s, x: [_lower_weighted(em, s, x)],
+        vjp=lambda a, out, g: list(_weighted_vjp(a[0], a[1], g)),
     ),
     ops.WeightedSqDistOp: OpRule(
-        "WeightedSqDist", lambda s, x, y: _weighted_reference(s, x - y), _lower_weighted_sqdist
+        "WeightedSqDist",
+        lambda s, x, y: _weighted_reference(s, x - y),
+        _lower_weighted_sqdist,
+        vjp=_vjp_weighted_sqdist,
     ),
     ops.SqNormDiagOp: OpRule(
         "SqNormDiag",
         lambda s, x: keep_dims_sum(s * np.square(x)),
         _lower_sqnormdiag,
+        # A scalar s gets the vector g x^2, which the autodiff sums.
+        vjp=lambda a, out, g: [g * apply(elementwise.SquareOp, a[1]), g * (2 * (a[0] * a[1]))],
     ),
     ops.SqNormIsoOp: OpRule(
         "SqNormIso",
         lambda s, x: s * keep_dims_sum(np.square(x)),
         lambda em, s, x: [em.mul(s[0], sum_entries(em, _squares(em, x)))],
+        vjp=lambda a, out, g: [g * apply(ops.SqNorm2Op, a[1]), g * a[0] * (2 * a[1])],
     ),
-    ops.SymSqNormOp: OpRule("SymSqNorm", _symsqnorm_reference, lambda em, a, x: [_lower_weighted(em, a, x)]),
-    ops.ElemOp: OpRule("Elem", lambda x, m: x[..., m : m + 1], lambda em, x, m: [x[m]], dsl_attrs=("m",)),
+    ops.SymSqNormOp: OpRule(
+        "SymSqNorm",
+        _symsqnorm_reference,
+        lambda em, a, x: [_lower_weighted(em, a, x)],
+        vjp=lambda a, out, g: list(_symsqnorm_vjp(a[0], a[1], g)),
+    ),
+    ops.ElemOp: OpRule(
+        "Elem",
+        lambda x, m: x[..., m : m + 1],
+        lambda em, x, m: [x[m]],
+        dsl_attrs=("m",),
+        vjp=lambda a, out, g, m: [apply(ops.ElemTOp, g, n=a[0].dim, m=m)],
+    ),
     ops.ElemTOp: OpRule(
         "ElemT",
         _elemt_reference,
         lambda em, x, n, m: _lower_extractt(em, x, m, n),
         dsl_attrs=("n", "m"),
+        vjp=lambda a, out, g, n, m: [apply(ops.ElemOp, g, m=m)],
     ),
     ops.ExtractOp: OpRule(
         "Extract",
         lambda x, start, length: x[..., start : start + length],
         lambda em, x, start, length: x[start : start + length],
         dsl_attrs=("start", "length"),
+        vjp=lambda a, out, g, start, length: [apply(ops.ExtractTOp, g, start=start, dim=a[0].dim)],
     ),
     ops.ExtractTOp: OpRule(
         "ExtractT",
         _extractt_reference,
         _lower_extractt,
         dsl_attrs=("start", "dim"),
+        vjp=lambda a, out, g, start, dim: [apply(ops.ExtractOp, g, start=start, length=a[0].dim)],
     ),
     ops.ConcatOp: OpRule(
-        "Concat", lambda a, b: np.concatenate(_leading(a, b), axis=-1), lambda em, a, b: a + b
+        "Concat",
+        lambda a, b: np.concatenate(_leading(a, b), axis=-1),
+        lambda em, a, b: a + b,
+        vjp=_vjp_concat,
     ),
-    ops.OneHotOp: OpRule("OneHot", _onehot_reference, _lower_onehot, dsl_attrs=("dim",)),
-    ops.BSplineOp: OpRule("BSpline", _bspline_reference, _lower_bspline, dsl_attrs=("order",)),
-    ops.SoftDTWSqDistOp: OpRule("SoftDTW_SqDist", _softdtw_reference, _lower_softdtw),
+    ops.OneHotOp: OpRule(
+        "OneHot", _onehot_reference, _lower_onehot, dsl_attrs=("dim",), vjp=lambda a, out, g, dim: [None]
+    ),
+    ops.BSplineOp: OpRule(
+        "BSpline", _bspline_reference, _lower_bspline, dsl_attrs=("order",), vjp=_vjp_bspline
+    ),
+    ops.SoftDTWSqDistOp: OpRule("SoftDTW_SqDist", _softdtw_reference, _lower_softdtw, vjp=_vjp_softdtw),
 }
