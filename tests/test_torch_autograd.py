@@ -97,14 +97,39 @@ def test_gradcheck_and_gradgradcheck_float64(name, formula, reduction, formula2,
     assert torch.autograd.gradgradcheck(kernel, tuple(small))
 
 
-@pytest.mark.parametrize("reduction", ["Sum", "Max", "LogSumExp", "Zero"])
+DIFFERENTIABLE_REDUCTIONS = [
+    ("Sum", "(x | y) * s + Sum(b)", {}),
+    ("Zero", "(x | y) * s + Sum(b)", {}),
+    ("Max", "(x | y) * s + Sum(b)", {}),
+    ("Min", "(x | y) * s + Sum(b)", {}),
+    ("Max_ArgMax", "(x | y) * s + Sum(b)", {}),
+    ("KMin", "(x | y) * s + Sum(b)", {"opt_arg": 2}),
+    ("LogSumExp", "(x | y) * s + Sum(b)", {}),
+    ("LogSumExp", "(x | y) * s", {"formula2": "Exp(b)"}),
+    ("SumSoftMaxWeight", "(x | y) * s", {"formula2": "b"}),
+]
+
+
+@pytest.mark.parametrize(
+    "reduction, formula, options",
+    DIFFERENTIABLE_REDUCTIONS,
+    ids=[f"{r}-{o}" for r, _, o in DIFFERENTIABLE_REDUCTIONS],
+)
 @pytest.mark.parametrize("axis", [0, 1])
-def test_every_differentiable_reduction_both_axes(reduction: str, axis: int) -> None:
-    kernel = kir.compile("(x | y) * s + Sum(b)", ALIASES, reduction, axis=axis)
+def test_every_differentiable_reduction_both_axes(
+    reduction: str, formula: str, options: dict, axis: int
+) -> None:
+    """gradcheck and gradgradcheck w.r.t. an i-variable, a j-variable, weights and a parameter."""
+    kernel = kir.compile(formula, ALIASES, reduction, axis=axis, **options)
     inputs = [t.detach()[:4].clone().requires_grad_() for t in _inputs(torch.float64, 5)[:3]]
     inputs.append(torch.tensor([0.7], dtype=torch.float64, requires_grad=True))
-    assert torch.autograd.gradcheck(kernel, tuple(inputs))
-    assert torch.autograd.gradgradcheck(kernel, tuple(inputs))
+
+    def first_output(*tensors):
+        out = kernel(*tensors)
+        return out[0] if isinstance(out, tuple) else out
+
+    assert torch.autograd.gradcheck(first_output, tuple(inputs))
+    assert torch.autograd.gradgradcheck(first_output, tuple(inputs))
 
 
 def test_third_order_derivatives_of_the_gaussian_kernel() -> None:
