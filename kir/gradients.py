@@ -31,29 +31,32 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class GradientKernel:
-    """How to compute one argument's gradient: call `kernel` with the forward arguments, then,
-    for each output k in `outputs`, (output k, its cotangent, then the results of the kernels
-    `auxiliary[k]` on the forward arguments); sum the result's rows if `sum_rows`."""
+    """The gradients with respect to arguments `positions`, fused in one kernel (one output
+    each) because they reduce over the same index. Call `kernel` with the forward arguments,
+    then, for each forward output k in `outputs`, (output k, its cotangent, then the results of
+    the kernels `auxiliary[k]` on the forward arguments); sum the rows of the gradient of a
+    parameter (`sum_rows`)."""
 
     kernel: Kernel
+    positions: tuple[int, ...]
     outputs: tuple[int, ...]
     auxiliary: dict[int, tuple[Kernel, ...]]
-    sum_rows: bool
+    sum_rows: tuple[bool, ...]
 
 
-def gradient_kernel(kernel: Kernel, position: int) -> GradientKernel | None:
-    """The kernel of the gradient with respect to argument `position` (None: identically zero)."""
+def gradient_kernels(kernel: Kernel, positions: tuple[int, ...]) -> list[GradientKernel]:
+    """Kernels computing the gradients with respect to `positions`: one per reduced index,
+    each holding every gradient that reduces over it (an argument whose gradient is
+    identically zero appears in none)."""
     from kir.kernel import Kernel, signature
 
-    spec = kernel.args[position]
-    x = variable(position, spec.dim, spec.category)
     output_category = "i" if kernel.axis == 1 else "j"
-    base = len(kernel.args)
-    terms: list[Expr] = []
+    forward_args = [variable(s.position, s.dim, s.category) for s in kernel.args]
+    names = dict(kernel.var_names)
+    cotangents: list[tuple[Reduction, Expr | None, Expr | None]] = []
     outputs: list[int] = []
     extra: list[Expr] = []
     auxiliary: dict[int, tuple[Kernel, ...]] = {}
-    forward_args = [variable(s.position, s.dim, s.category) for s in kernel.args]
     for k, (reduction, out_type) in enumerate(zip(kernel.reductions, kernel.output_types(), strict=True)):
         rule = REDUCTION_RULES[reduction.kind]
         if rule.cotangent is None:
@@ -63,7 +66,7 @@ def gradient_kernel(kernel: Kernel, position: int) -> GradientKernel | None:
             Kernel([Reduction(formula, kind, kernel.axis)], signature([formula, *forward_args]), kernel.dtype)
             for kind, formula in needed
         )
-        slot = base + len(extra)
+        slot = len(kernel.args) + len(extra)
         o = variable(slot, out_type.size, output_category)
         gamma = variable(slot + 1, out_type.size, output_category)
         aux = [
@@ -71,27 +74,47 @@ def gradient_kernel(kernel: Kernel, position: int) -> GradientKernel | None:
             for n, t in enumerate(h.output_types()[0] for h in helpers)
         ]
         cot_f, cot_g = rule.cotangent(reduction.formula, reduction.weight, o, gamma, *aux)
-        used = False
-        for formula, cotangent in ((reduction.formula, cot_f), (reduction.weight, cot_g)):
-            if formula is not None and cotangent is not None:
-                terms.append(apply(ops.GradOp, formula, x, cotangent))
-                used = True
-        if used:
-            outputs.append(k)
-            auxiliary[k] = helpers
-            extra += [o, gamma, *aux]
-    if not terms:
-        return None
-    total = terms[0]
-    for term in terms[1:]:
-        total = total + term
-    if spec.category == "p" or spec.category == output_category:
-        axis = kernel.axis
-    else:
-        axis = 1 - kernel.axis
-    names = dict(kernel.var_names)
-    for k, first in zip(outputs, range(base, base + len(extra)), strict=False):
-        names[first], names[first + 1] = f"out{k}", f"grad_out{k}"
-    args = signature([total, *forward_args, *extra], names)
-    gradient = Kernel([Reduction(total, "sum", axis)], args, kernel.dtype)
-    return GradientKernel(gradient, tuple(outputs), auxiliary, spec.category == "p")
+        if cot_f is None and cot_g is None:
+            continue
+        cotangents.append((reduction, cot_f, cot_g))
+        outputs.append(k)
+        auxiliary[k] = helpers
+        names[slot], names[slot + 1] = f"out{k}", f"grad_out{k}"
+        extra += [o, gamma, *aux]
+
+    groups: dict[int, list[tuple[int, Expr]]] = {}
+    for position in positions:
+        spec = kernel.args[position]
+        x = variable(position, spec.dim, spec.category)
+        terms = [
+            apply(ops.GradOp, formula, x, cotangent)
+            for reduction, cot_f, cot_g in cotangents
+            for formula, cotangent in ((reduction.formula, cot_f), (reduction.weight, cot_g))
+            if formula is not None and cotangent is not None and _depends_on(formula, x)
+        ]
+        if not terms:
+            continue
+        total = terms[0]
+        for term in terms[1:]:
+            total = total + term
+        axis = kernel.axis if spec.category in ("p", output_category) else 1 - kernel.axis
+        groups.setdefault(axis, []).append((position, total))
+
+    plans = []
+    for axis, members in sorted(groups.items()):
+        args = signature([*(total for _, total in members), *forward_args, *extra], names)
+        fused = Kernel([Reduction(total, "sum", axis) for _, total in members], args, kernel.dtype)
+        plans.append(
+            GradientKernel(
+                fused,
+                tuple(position for position, _ in members),
+                tuple(outputs),
+                auxiliary,
+                tuple(kernel.args[position].category == "p" for position, _ in members),
+            )
+        )
+    return plans
+
+
+def _depends_on(formula: Expr, x: Expr) -> bool:
+    return any(node is x for node in formula.walk())

@@ -92,7 +92,7 @@ class Kernel:
         self.reductions, self.args, self.dtype = list(reductions), list(args), dtype
         self.axis = self.reductions[0].axis
         self._compiled: dict[str, _Compiled] = {}
-        self._gradients: dict[int, object] = {}
+        self._gradients: dict[tuple[int, ...], list] = {}
         self._lock = threading.Lock()
 
     @classmethod
@@ -186,15 +186,15 @@ class Kernel:
         jit = JitModule(to_llvm_module(module))
         return _Compiled(jit.function(self.name), jit)
 
-    def gradient(self, position: int):
-        """How to compute the gradient with respect to argument `position` (kir/gradients.py);
-        built on first request and kept."""
-        from kir.gradients import gradient_kernel
+    def gradients(self, positions: tuple[int, ...]) -> list:
+        """Kernels of the gradients with respect to the arguments `positions`, fused by reduced
+        index (kir/gradients.py); built on first request and kept."""
+        from kir.gradients import gradient_kernels
 
         with self._lock:
-            if position not in self._gradients:
-                self._gradients[position] = gradient_kernel(self, position)
-            return self._gradients[position]
+            if positions not in self._gradients:
+                self._gradients[positions] = gradient_kernels(self, positions)
+            return self._gradients[positions]
 
     def __call__(self, *arrays: object) -> Any:
         """The reductions of the arrays (torch tensors: differentiable with torch.autograd)."""

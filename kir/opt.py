@@ -99,10 +99,10 @@ class KirOptMain(xDSLOptMain):
             self.args.formula2,
         )
         if self.args.gradient is not None:
-            plan = kernel.gradient(self.args.gradient)
-            if plan is None:
+            plans = kernel.gradients((self.args.gradient,))
+            if not plans:
                 raise KirError(f"the gradient with respect to argument {self.args.gradient} is zero")
-            kernel = plan.kernel
+            kernel = plans[0].kernel
         return kernel.module(self.args.dtype)
 
     def _input_module(self) -> ModuleOp:

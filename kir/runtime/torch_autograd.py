@@ -1,7 +1,8 @@
 """Kernels as torch.autograd functions: gradients of any order through gradient kernels.
 
-The backward of a kernel calls, for each input that needs a gradient, its gradient kernel
-(kir/gradients.py) — itself a kir kernel called through this same function, so with
+The backward of a kernel calls the gradient kernels of the inputs that need a gradient
+(kir/gradients.py: one kernel per reduced index, holding every gradient that reduces over
+it) — themselves kir kernels called through this same function, so with
 `create_graph=True` the backward is differentiable again (second and higher orders). Inputs
 that need no gradient get no gradient kernel compiled. Non-contiguous or expanded inputs are
 read through NumPy views and copied when needed; gradients come back in the inputs' shapes.
@@ -34,33 +35,24 @@ class KernelFunction(torch.autograd.Function):
         kernel: Kernel = ctx.kernel
         saved = ctx.saved_tensors
         inputs, outputs = saved[: len(kernel.args)], saved[len(kernel.args) :]
-        grads: list[torch.Tensor | None] = [None]  # for `kernel`
-        for position, needed in enumerate(ctx.needs_input_grad[1:]):
-            grads.append(_input_gradient(kernel, position, inputs, outputs, output_grads) if needed else None)
-        return tuple(grads)
-
-
-def _input_gradient(
-    kernel: Kernel,
-    position: int,
-    inputs: tuple[torch.Tensor, ...],
-    outputs: tuple[torch.Tensor, ...],
-    output_grads: tuple[torch.Tensor | None, ...],
-) -> torch.Tensor:
-    target = inputs[position]
-    plan = kernel.gradient(position)
-    extra = []
-    if plan is not None:
-        for k in plan.outputs:
-            grad = output_grads[k]
-            extra += [outputs[k], grad if grad is not None else torch.zeros_like(outputs[k])]
-            extra += [helper(*inputs) for helper in plan.auxiliary[k]]
-    if plan is None or all(g is None for g in output_grads):
-        return torch.zeros_like(target)
-    result = plan.kernel(*inputs, *extra)
-    if plan.sum_rows:
-        result = result.sum(0)
-    return result.reshape(target.shape)
+        wanted = tuple(k for k, needed in enumerate(ctx.needs_input_grad[1:]) if needed)
+        grads: list[torch.Tensor | None] = [None] * len(inputs)
+        for position in wanted:
+            grads[position] = torch.zeros_like(inputs[position])
+        if wanted and any(g is not None for g in output_grads):
+            # One kernel per reduced index computes every gradient that reduces over it.
+            for plan in kernel.gradients(wanted):
+                extra = []
+                for k in plan.outputs:
+                    grad = output_grads[k]
+                    extra += [outputs[k], grad if grad is not None else torch.zeros_like(outputs[k])]
+                    extra += [helper(*inputs) for helper in plan.auxiliary[k]]
+                results = plan.kernel(*inputs, *extra)
+                results = results if isinstance(results, tuple) else (results,)
+                for position, result, sum_rows in zip(plan.positions, results, plan.sum_rows, strict=True):
+                    result = result.sum(0) if sum_rows else result
+                    grads[position] = result.reshape(inputs[position].shape)
+        return (None, *grads)
 
 
 def call(kernel: Kernel, inputs: tuple[torch.Tensor, ...]) -> Any:
