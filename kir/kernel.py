@@ -232,9 +232,9 @@ class Kernel:
 
 
 def compile(
-    formula: str | Expr,
+    formula: str | Expr | Sequence[str | Expr],
     aliases: Sequence[str] = (),
-    reduction: str = "Sum",
+    reduction: str | Sequence[str] = "Sum",
     axis: int = 1,
     dtype: str | None = None,
     opt_arg: int | None = None,
@@ -250,7 +250,14 @@ def compile(
     Index results are int64; Min_ArgMin-style reductions return a tuple (docs/semantics.md).
     `formula` (and `formula2`) may also be built in Python (`kir.exp(-kir.sqdist(x, y))`);
     `aliases` are then not needed.
+
+    Several formulas (a list, with one reduction each, or one reduction for all) over the same
+    index are computed in one kernel, in one pass over the data, and return a tuple.
     """
+    if isinstance(formula, list | tuple):
+        return _compile_several(list(formula), aliases, reduction, axis, dtype, opt_arg)
+    if not isinstance(reduction, str):
+        raise KirError("one formula takes one reduction name")
     if isinstance(formula, Expr):
         if aliases:
             raise KirError("aliases name the variables of a string formula; a built formula needs none")
@@ -262,3 +269,28 @@ def compile(
     if not isinstance(formula, str):
         raise KirError(f"formula must be a string or a built formula, got {type(formula).__name__}")
     return Kernel.from_formula(formula, aliases, reduction, axis, dtype, opt_arg, formula2)
+
+
+def _compile_several(
+    formulas: list[str | Expr],
+    aliases: Sequence[str],
+    reductions: str | Sequence[str],
+    axis: int,
+    dtype: str | None,
+    opt_arg: int | None,
+) -> Kernel:
+    """One kernel computing several reductions over the same index (fused in one pass)."""
+    if not formulas:
+        raise KirError("compile needs at least one formula")
+    names = [reductions] * len(formulas) if isinstance(reductions, str) else list(reductions)
+    if len(names) != len(formulas):
+        raise KirError(f"{len(formulas)} formulas but {len(names)} reductions")
+    declared = parse_aliases(list(aliases)) if aliases else {}
+    exprs = [parse_formula(f, declared) if isinstance(f, str) else f for f in formulas]
+    if any(not isinstance(e, Expr) for e in exprs):
+        raise KirError("formulas must be strings or built formulas")
+    reductions_list = [
+        r for e, name in zip(exprs, names, strict=True) for r in keops_reductions(e, name, axis, opt_arg)
+    ]
+    var_names = {var.attributes["index"]: name for name, var in declared.items()}
+    return Kernel(reductions_list, signature([*exprs, *declared.values()], var_names), dtype)

@@ -156,3 +156,26 @@ def test_ir_of_every_stage(gaussian: kir.Kernel) -> None:
     assert re.search(r"define void @kernel\(i64 ", gaussian.ir("llvm-opt"))
     with pytest.raises(kir.KirError, match="unknown stage"):
         gaussian.ir("ptx")
+
+
+def test_several_formulas_in_one_kernel_match_separate_kernels() -> None:
+    """Fusion: one pass over the pairs gives what separate kernels give (float32 precision)."""
+    aliases = ["x = Vi(3)", "y = Vj(3)", "b = Vj(1)", "e = Vi(1)"]
+    formulas = ["Exp(-SqDist(x,y)) * b", "Grad(Exp(-SqDist(x,y)) * b, x, e)", "SqDist(x, y)"]
+    reductions = ["Sum", "Sum", "ArgKMin"]
+    fused = kir.compile(formulas, aliases, reductions, opt_arg=2)
+    assert fused.ir("kir").count("kir.reduce") == 3 and fused.ir("kir").count("kir.sqdist") == 1
+    rng = np.random.default_rng(9)
+    arrays = [rng.random((300, 3)), rng.random((500, 3)), rng.random((500, 1)), rng.random((300, 1))]
+    arrays = [a.astype(np.float32) for a in arrays]
+    together = fused(*arrays)
+    for formula, reduction, result in zip(formulas, reductions, together, strict=True):
+        alone = kir.compile(formula, aliases, reduction, opt_arg=2)(*arrays)
+        np.testing.assert_allclose(result, alone, rtol=1e-6, atol=1e-7)
+
+
+def test_several_formulas_errors() -> None:
+    with pytest.raises(kir.KirError, match="2 formulas but 3 reductions"):
+        kir.compile(["x | y", "x | y"], ["x = Vi(3)", "y = Vj(3)"], ["Sum", "Min", "Max"])
+    with pytest.raises(kir.KirError, match="at least one formula"):
+        kir.compile([], ["x = Vi(3)"])
