@@ -15,12 +15,13 @@ import zlib
 
 import numpy as np
 import pytest
-import torch
 
 from kir.dialect import formula as ops
 from kir.frontends.expr import Expr, apply, variable
 from kir.kernel import Kernel
 from kir.reference import evaluate
+
+torch = pytest.importorskip("torch")
 
 STEP = 1e-6
 SIZE_I, SIZE_J = 3, 2
