@@ -26,6 +26,15 @@ from kir.errors import FormulaError
 _INTERNED: weakref.WeakValueDictionary[tuple, Expr] = weakref.WeakValueDictionary()
 
 
+def _exact(value: Any) -> Any:
+    """A key equal only for identical attributes: -0.0 and 0.0 (or two NaNs) compared by bits."""
+    if isinstance(value, float):
+        return value.hex()
+    if isinstance(value, tuple):
+        return tuple(_exact(v) for v in value)
+    return value
+
+
 class Expr:
     """A node of a formula: a kir op class applied to argument nodes, with attributes.
 
@@ -49,7 +58,7 @@ class Expr:
         dim: int,
         category: str,
     ) -> Expr:
-        key = (op, tuple(id(a) for a in args), attrs, dim, category)
+        key = (op, tuple(id(a) for a in args), _exact(attrs), dim, category)
         existing = _INTERNED.get(key)
         if existing is not None:
             return existing

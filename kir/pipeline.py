@@ -20,6 +20,9 @@ def formula_passes() -> list[str]:
     return [
         # Derivatives first: they become plain formula ops that everything after can optimize.
         "kir-autodiff",
+        # Autodiff output multiplies by ones and negates twice; identities that are exact in
+        # IEEE arithmetic (no fast-math: x + 0 and 0 * x stay) and constant folding.
+        "kir-simplify",
         # The front-ends hash-cons what is written twice; CSE also catches values that become
         # equal only after other rewrites (and hand-written IR).
         "cse",

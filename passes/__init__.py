@@ -13,6 +13,12 @@ def _autodiff() -> type[ModulePass]:
     return Autodiff
 
 
+def _simplify() -> type[ModulePass]:
+    from kir.passes.simplify import Simplify
+
+    return Simplify
+
+
 def _lower_to_loops() -> type[ModulePass]:
     from kir.passes.lower_to_loops import LowerToLoops
 
@@ -43,6 +49,7 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
         "cse": _cse,
         "dce": _dce,
         "kir-autodiff": _autodiff,
+        "kir-simplify": _simplify,
         "kir-lower-to-loops": _lower_to_loops,
         "kir-block-reduction": _block_reduction,
     }

@@ -76,13 +76,13 @@ def is_splat(value: SSAValue, number: float) -> bool:
 def forward(op: Operation, value: SSAValue, rewriter: PatternRewriter) -> None:
     """Replace `op` by an existing `value`, when that keeps the result type."""
     if value.type == op.results[0].type:
-        rewriter.replace_op(op, [], [value])
+        rewriter.replace(op, [], [value])
 
 
 def replace_by(op: Operation, new: Operation, rewriter: PatternRewriter) -> None:
     """Replace `op` by the new op `new`, when that keeps the result type."""
     if new.results[0].type == op.results[0].type:
-        rewriter.replace_op(op, new)
+        rewriter.replace(op, new)
 
 
 def splat_constant(number: float, type_: VecType) -> ConstantOp:
@@ -94,7 +94,7 @@ def replace_by_constant(op: Operation, values: list[float], rewriter: PatternRew
     """Replace `op` by a constant, when its result is already of category p (else the type changes)."""
     type_: VecType = op.results[0].type
     if type_.cat == "p" and len(values) == type_.size:
-        rewriter.replace_op(op, ConstantOp(values, type_))
+        rewriter.replace(op, ConstantOp(values, type_))
 
 
 class FoldConstants(RewritePattern):
