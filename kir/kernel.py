@@ -85,8 +85,12 @@ class Kernel:
     ):
         if not reductions:
             raise KirError("a kernel needs at least one reduction")
-        if len({r.axis for r in reductions}) > 1:
-            raise KirError("all reductions of a kernel must reduce over the same index")
+        for r in reductions[1:]:
+            if r.axis != reductions[0].axis and r.kind != "sum":
+                raise KirError(
+                    "a kernel reduces over one index; only sums may reduce over the other one "
+                    f"(accumulated by columns in the same pass), got {r.kind}"
+                )
         if dtype is not None and dtype not in DTYPES:
             raise KirError(f"dtype must be None, 'float32' or 'float64', got {dtype!r}")
         self.reductions, self.args, self.dtype = list(reductions), list(args), dtype
@@ -216,10 +220,13 @@ class Kernel:
             if size is None:
                 raise ArgumentError(f"the formula has no {index}-variable, so the {what} is unknown")
         compiled = self._compile(dtype)
-        outputs = [
-            np.empty((rows, t.size), dtype=np.int64 if t.dtype_name == "i64" else DTYPES[dtype])
-            for t in self.output_types()
-        ]
+        outputs = []
+        for reduction, t in zip(self.reductions, self.output_types(), strict=True):
+            element = np.int64 if t.dtype_name == "i64" else DTYPES[dtype]
+            if reduction.axis == self.axis:
+                outputs.append(np.empty((rows, t.size), dtype=element))
+            else:  # a column sum: one row per reduced index, accumulated in place from zero
+                outputs.append(np.zeros((reduced, t.size), dtype=element))
         arg_pointers = (ctypes.c_void_p * max(1, len(checked)))(*[a.ctypes.data for a in checked])
         out_pointers = (ctypes.c_void_p * len(outputs))(*[o.ctypes.data for o in outputs])
         if rows:
@@ -235,7 +242,7 @@ def compile(
     formula: str | Expr | Sequence[str | Expr],
     aliases: Sequence[str] = (),
     reduction: str | Sequence[str] = "Sum",
-    axis: int = 1,
+    axis: int | Sequence[int] = 1,
     dtype: str | None = None,
     opt_arg: int | None = None,
     formula2: str | Expr | None = None,
@@ -251,13 +258,15 @@ def compile(
     `formula` (and `formula2`) may also be built in Python (`kir.exp(-kir.sqdist(x, y))`);
     `aliases` are then not needed.
 
-    Several formulas (a list, with one reduction each, or one reduction for all) over the same
-    index are computed in one kernel, in one pass over the data, and return a tuple.
+    Several formulas (a list, with one reduction each, or one reduction for all) are computed
+    in one kernel, in one pass over the data, and return a tuple. They reduce over the first
+    one's index, except sums, which may reduce over the other index (`axis` a list): e.g. a
+    kernel's value and its gradients in x (over j) and in y (over i) in one pass.
     """
     if isinstance(formula, list | tuple):
         return _compile_several(list(formula), aliases, reduction, axis, dtype, opt_arg)
-    if not isinstance(reduction, str):
-        raise KirError("one formula takes one reduction name")
+    if not isinstance(reduction, str) or not isinstance(axis, int):
+        raise KirError("one formula takes one reduction name and one axis")
     if isinstance(formula, Expr):
         if aliases:
             raise KirError("aliases name the variables of a string formula; a built formula needs none")
@@ -275,7 +284,7 @@ def _compile_several(
     formulas: list[str | Expr],
     aliases: Sequence[str],
     reductions: str | Sequence[str],
-    axis: int,
+    axis: int | Sequence[int],
     dtype: str | None,
     opt_arg: int | None,
 ) -> Kernel:
@@ -283,14 +292,19 @@ def _compile_several(
     if not formulas:
         raise KirError("compile needs at least one formula")
     names = [reductions] * len(formulas) if isinstance(reductions, str) else list(reductions)
+    axes = [axis] * len(formulas) if isinstance(axis, int) else list(axis)
     if len(names) != len(formulas):
         raise KirError(f"{len(formulas)} formulas but {len(names)} reductions")
+    if len(axes) != len(formulas):
+        raise KirError(f"{len(formulas)} formulas but {len(axes)} axes")
     declared = parse_aliases(list(aliases)) if aliases else {}
     exprs = [parse_formula(f, declared) if isinstance(f, str) else f for f in formulas]
     if any(not isinstance(e, Expr) for e in exprs):
         raise KirError("formulas must be strings or built formulas")
     reductions_list = [
-        r for e, name in zip(exprs, names, strict=True) for r in keops_reductions(e, name, axis, opt_arg)
+        r
+        for e, name, ax in zip(exprs, names, axes, strict=True)
+        for r in keops_reductions(e, name, ax, opt_arg)
     ]
     var_names = {var.attributes["index"]: name for name, var in declared.items()}
     return Kernel(reductions_list, signature([*exprs, *declared.values()], var_names), dtype)

@@ -61,18 +61,22 @@ def evaluate(
     arrays = [np.asarray(a, dtype=np.float64) for a in arrays]
     size_i, size_j = sizes or _sizes(kernel, arrays)
     reductions = kernel.reductions
-    axis = reductions[0].axis_value if reductions else 1
-    rows = size_i if axis == 1 else size_j
-    reduced = size_j if axis == 1 else size_i
-    widest = max([op.results[0].type.size for op in kernel.body.block.ops if op.results] + [1])
-    step = max(1, SLAB_ENTRIES // max(1, reduced * widest))
-
-    slabs: list[list[np.ndarray]] = [[] for _ in reductions]
-    for start in range(0, max(rows, 1), step):
-        rows_here = slice(start, min(start + step, rows))
-        for k, result in enumerate(_evaluate_slab(kernel, arrays, axis, rows_here, (size_i, size_j))):
-            slabs[k].append(result)
-    return [np.concatenate(parts, axis=0) for parts in slabs]
+    results: list[np.ndarray | None] = [None] * len(reductions)
+    # A kernel may reduce over both indices (column sums fused with row reductions): evaluate
+    # each index's reductions in slabs of its own output rows.
+    for axis in sorted({r.axis_value for r in reductions}) or [1]:
+        rows = size_i if axis == 1 else size_j
+        reduced = size_j if axis == 1 else size_i
+        widest = max([op.results[0].type.size for op in kernel.body.block.ops if op.results] + [1])
+        step = max(1, SLAB_ENTRIES // max(1, reduced * widest))
+        slabs: dict[int, list[np.ndarray]] = {}
+        for start in range(0, max(rows, 1), step):
+            rows_here = slice(start, min(start + step, rows))
+            for k, result in _evaluate_slab(kernel, arrays, axis, rows_here, (size_i, size_j)):
+                slabs.setdefault(k, []).append(result)
+        for k, parts in slabs.items():
+            results[k] = np.concatenate(parts, axis=0)
+    return results
 
 
 def _evaluate_slab(
@@ -81,11 +85,11 @@ def _evaluate_slab(
     axis: int,
     rows: slice,
     sizes: tuple[int, int],
-) -> list[np.ndarray]:
+) -> list[tuple[int, np.ndarray]]:
     """Outputs for output rows `rows`; values are laid out (i, j, dim)."""
     out_category = "i" if axis == 1 else "j"
     values: dict[object, np.ndarray] = {}
-    outputs: list[np.ndarray] = []
+    outputs: list[tuple[int, np.ndarray]] = []
     for op in kernel.body.block.ops:
         if isinstance(op, VarOp):
             data = arrays[op.position]
@@ -99,6 +103,8 @@ def _evaluate_slab(
         elif isinstance(op, ConstantOp):
             values[op.result] = np.asarray(op.values, dtype=np.float64).reshape(1, 1, -1)
         elif isinstance(op, ReduceOp):
+            if op.axis_value != axis:
+                continue
             size_i = rows.stop - rows.start if axis == 1 else sizes[0]
             size_j = sizes[1] if axis == 1 else rows.stop - rows.start
             dense = [np.broadcast_to(values[v], (size_i, size_j, v.type.size)) for v in op.args]
@@ -109,8 +115,12 @@ def _evaluate_slab(
                 op.k_value or 0,
             )
             rule = REDUCTION_RULES[op.kind_name]
+            position = kernel.reductions.index(op)
             outputs.append(
-                rule.reference(spec, dense[0], dense[1] if len(dense) > 1 else None, op.axis_value)
+                (
+                    position,
+                    rule.reference(spec, dense[0], dense[1] if len(dense) > 1 else None, op.axis_value),
+                )
             )
         elif op.results:
             rule = rule_for(op)

@@ -65,6 +65,10 @@ def lower_kernel(kernel: KernelOp) -> kirl.FuncOp:
         values[op.results[0]] = new_op.results[0]
         new_op.results[0].name_hint = op.results[0].name_hint
 
+    # Row reductions carry a state through the inner loop; sums over the other index (column
+    # sums) add each pair's value to their output row in place, in the same pass.
+    row_reductions = [(k, r) for k, r in enumerate(reductions) if r.axis_value == axis]
+    column_sums = [(k, r) for k, r in enumerate(reductions) if r.axis_value != axis]
     acc_types = [
         AccType(
             r.kind_name,
@@ -73,21 +77,22 @@ def lower_kernel(kernel: KernelOp) -> kirl.FuncOp:
             r.k_value or 0,
             r.weight.type.size if r.weight is not None else 0,
         )
-        for r in reductions
+        for _, r in row_reductions
     ]
     inits = [kirl.AccInitOp(t) for t in acc_types]
     outer_block.add_ops(inits)
     accs = [inner_block.insert_arg(t, len(inner_block.args)) for t in acc_types]
     updates = [
         kirl.AccUpdateOp(acc, reduced_index, [values[v] for v in r.args])
-        for acc, r in zip(accs, reductions, strict=True)
+        for acc, (_, r) in zip(accs, row_reductions, strict=True)
     ]
     inner_block.add_ops(updates)
+    inner_block.add_ops([kirl.AccumulateOp(values[r.formula], k, reduced_index) for k, r in column_sums])
     inner_block.add_op(scf.YieldOp(*[u.result for u in updates]))
 
     reduction_loop = scf.ForOp(zero, reduced_size, one, [i.result for i in inits], Region(inner_block))
     outer_block.add_op(reduction_loop)
-    for k, (acc, reduction) in enumerate(zip(reduction_loop.results, reductions, strict=True)):
+    for acc, (k, reduction) in zip(reduction_loop.results, row_reductions, strict=True):
         final = kirl.AccFinalizeOp(acc, reduction.result.type)
         outer_block.add_ops([final, kirl.StoreOp(final.result, k, outer_index)])
     outer_block.add_op(scf.YieldOp())

@@ -179,3 +179,25 @@ def test_several_formulas_errors() -> None:
         kir.compile(["x | y", "x | y"], ["x = Vi(3)", "y = Vj(3)"], ["Sum", "Min", "Max"])
     with pytest.raises(kir.KirError, match="at least one formula"):
         kir.compile([], ["x = Vi(3)"])
+
+
+def test_column_sums_fuse_both_indices_in_one_pass() -> None:
+    """A kernel's value and its gradients in x (over j) and y (over i), in one kernel."""
+    aliases = ["x = Vi(3)", "y = Vj(3)", "b = Vj(1)", "g = Vi(1)"]
+    f = "Exp(-SqDist(x, y)) * b"
+    formulas = [f, f"Grad({f}, x, g)", f"Grad({f}, y, g)"]
+    fused = kir.compile(formulas, aliases, "Sum", axis=[1, 1, 0])
+    assert "kirl.accumulate" in fused.ir("loops")
+    rng = np.random.default_rng(4)
+    arrays = [rng.random((700, 3)), rng.random((300, 3)), rng.random((300, 1)), rng.random((700, 1))]
+    results = fused(*arrays)
+    references = evaluate(fused.module("float64"), arrays)
+    for result, reference, axis, formula in zip(results, references, [1, 1, 0], formulas, strict=True):
+        alone = kir.compile(formula, aliases, "Sum", axis=axis)(*arrays)
+        np.testing.assert_allclose(result, alone, rtol=1e-12)
+        assert max_relative_error(result, reference) <= 1e-12
+    f32 = [a.astype(np.float32) for a in arrays]
+    for result, reference in zip(fused(*f32), references, strict=True):
+        assert float(np.abs(result - reference).max() / np.abs(reference).max()) <= 1e-5
+    with pytest.raises(kir.KirError, match="only sums may reduce over the other one"):
+        kir.compile(formulas, aliases, ["Sum", "Sum", "Max"], axis=[1, 1, 0])

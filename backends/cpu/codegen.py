@@ -106,6 +106,9 @@ class FunctionTranslator:
         elif isinstance(op, kirl.StoreOp):
             self.store(op)
             return
+        elif isinstance(op, kirl.AccumulateOp):
+            self.accumulate_column(op)
+            return
         elif isinstance(op, kirl.AccInitOp | kirl.AccUpdateOp | kirl.AccCombineOp | kirl.AccFinalizeOp):
             result = self.accumulate(op)
         elif isinstance(op, ConstantOp):
@@ -185,6 +188,14 @@ class FunctionTranslator:
             self._row_entries(pointer, self.values[op.row], op.value.type), entries, strict=True
         ):
             self.builder.store(entry, address)
+
+    def accumulate_column(self, op: kirl.AccumulateOp) -> None:
+        pointer = self._pointer(self.outs, "out", op.position)
+        vec = op.value.type
+        em = self.emitter(vec.element_type)
+        addresses = self._row_entries(pointer, self.values[op.row], vec)
+        for address, entry in zip(addresses, self.values[op.value], strict=True):
+            self.builder.store(em.add(self.builder.load(address, typ=_llvm_type(vec)), entry), address)
 
     def accumulate(self, op: Operation) -> Any:
         acc_type: AccType = (op.acc if isinstance(op, kirl.AccFinalizeOp) else op.result).type

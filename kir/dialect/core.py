@@ -319,9 +319,13 @@ class KernelOp(IRDLOperation):
                             f"kir.kernel: the result of a kir.reduce may only be a kernel output, "
                             f"but {use.operation.name} uses it"
                         )
-        axes = {r.axis_value for r in self.reductions if isinstance(r, ReduceOp)}
-        if len(axes) > 1:
-            raise VerifyException("kir.kernel: all reductions of a kernel must reduce over the same index")
+        reductions = [r for r in self.reductions if isinstance(r, ReduceOp)]
+        for r in reductions[1:]:
+            if r.axis_value != reductions[0].axis_value and r.kind_name != "sum":
+                raise VerifyException(
+                    "kir.kernel: reductions over the other index than the first one's must be sums "
+                    f"(accumulated by columns in the same pass), got {r.kind_name}"
+                )
 
 
 @irdl_op_definition

@@ -155,6 +155,26 @@ class StoreOp(IRDLOperation):
 
 
 @irdl_op_definition
+class AccumulateOp(IRDLOperation):
+    """`kirl.accumulate %v, 1[%j]`: add %v to row %j of output 1 (a column sum: a Sum over the
+    other index than the kernel's, accumulated in the same pass; the output starts at zero)."""
+
+    name = "kirl.accumulate"
+    value = operand_def(VecType)
+    row = operand_def(IndexType)
+    out = prop_def(IntegerAttr[i64])
+    assembly_format = "$value `,` $out `[` $row `]` attr-dict `:` type($value)"
+
+    def __init__(self, value: SSAValue, out: int, row: SSAValue):
+        super().__init__(operands=[value, row], properties={"out": IntegerAttr(out, i64)})
+
+    @property
+    def position(self) -> int:
+        """The output's position."""
+        return self.out.value.data
+
+
+@irdl_op_definition
 class AccInitOp(IRDLOperation):
     """`kirl.acc_init : !kirl.acc<sum, 1xf32>`: the state of a reduction over nothing."""
 
@@ -233,6 +253,6 @@ class AccFinalizeOp(IRDLOperation):
 
 KIRL = Dialect(
     "kirl",
-    [FuncOp, ReturnOp, LoadOp, StoreOp, AccInitOp, AccUpdateOp, AccCombineOp, AccFinalizeOp],
+    [FuncOp, ReturnOp, LoadOp, StoreOp, AccumulateOp, AccInitOp, AccUpdateOp, AccCombineOp, AccFinalizeOp],
     [AccType],
 )

@@ -193,18 +193,18 @@ kir.kernel @reduce_category {
 
 // -----
 
-/// The outputs of one kernel share one (i, j) loop nest: they reduce over the same index.
-// CHECK-LABEL: {{^}}kir.kernel: all reductions of a kernel must reduce over the same index
+/// The outputs of one kernel share one (i, j) loop nest: only sums may reduce over the other index.
+// CHECK-LABEL: {{^}}kir.kernel: reductions over the other index than the first one's must be sums (accumulated by columns in the same pass), got max
 // CHECK-NEXT:  "builtin.module"() ({
 // CHECK-NEXT:    "kir.kernel"() <{sym_name = "two_axes"}> ({
 // CHECK-NEXT:    ^^^^
-// CHECK-NEXT:    | Operation does not verify: kir.kernel: all reductions of a kernel must reduce over the same index
+// CHECK-NEXT:    | Operation does not verify: kir.kernel: reductions over the other index than the first one's must be sums (accumulated by columns in the same pass), got max
 kir.kernel @two_axes {
   %x = kir.var 0 : !kir.vec<1xf32, i>
   %y = kir.var 1 : !kir.vec<1xf32, j>
   %m = kir.mul %x, %y : !kir.vec<1xf32, i>, !kir.vec<1xf32, j> -> !kir.vec<1xf32, ij>
   %r = kir.reduce sum over j %m : !kir.vec<1xf32, ij> -> !kir.vec<1xf32, i>
-  %s = kir.reduce sum over i %m : !kir.vec<1xf32, ij> -> !kir.vec<1xf32, j>
+  %s = kir.reduce max over i %m : !kir.vec<1xf32, ij> -> !kir.vec<1xf32, j>
   kir.output %r, %s : !kir.vec<1xf32, i>, !kir.vec<1xf32, j>
 }
 
