@@ -429,6 +429,12 @@ def _vjp_softdtw(a, out, g):
     return [_stack(dx), _stack(dy), _total(dgamma) / gamma if dgamma else None]
 
 
+def _vjp_sqdist(a, out, g):
+    # One difference for both operands: fused gradients in x and y share it (and its product).
+    toward_a = g * (2 * (a[0] - a[1]))
+    return [toward_a, -toward_a]
+
+
 RULES: dict[type, OpRule] = {
     ops.SumOp: OpRule(
         "Sum",
@@ -446,7 +452,7 @@ RULES: dict[type, OpRule] = {
         "SqDist",
         lambda a, b: keep_dims_sum(np.square(a - b)),
         _lower_sqdist,
-        vjp=lambda a, out, g: [g * (2 * (a[0] - a[1])), g * (2 * (a[1] - a[0]))],
+        vjp=_vjp_sqdist,
     ),
     ops.SumTOp: OpRule(
         "SumT",
