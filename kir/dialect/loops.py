@@ -27,6 +27,7 @@ reduction state holds is the reduction rule's business (kir.reductions), not the
 
 from __future__ import annotations
 
+from abc import ABC
 from collections.abc import Sequence
 from typing import ClassVar
 
@@ -135,11 +136,9 @@ class LoadOp(IRDLOperation):
         )
 
 
-@irdl_op_definition
-class StoreOp(IRDLOperation):
-    """`kirl.store %r, 0[%i]`: write %r to row %i of output 0."""
+class OutputRowOp(IRDLOperation, ABC):
+    """An op writing a vector into one row of an output buffer."""
 
-    name = "kirl.store"
     value = operand_def(VecType)
     row = operand_def(IndexType)
     out = prop_def(IntegerAttr[i64])
@@ -155,23 +154,18 @@ class StoreOp(IRDLOperation):
 
 
 @irdl_op_definition
-class AccumulateOp(IRDLOperation):
+class StoreOp(OutputRowOp):
+    """`kirl.store %r, 0[%i]`: write %r to row %i of output 0."""
+
+    name = "kirl.store"
+
+
+@irdl_op_definition
+class AccumulateOp(OutputRowOp):
     """`kirl.accumulate %v, 1[%j]`: add %v to row %j of output 1 (a column sum: a Sum over the
     other index than the kernel's, accumulated in the same pass; the output starts at zero)."""
 
     name = "kirl.accumulate"
-    value = operand_def(VecType)
-    row = operand_def(IndexType)
-    out = prop_def(IntegerAttr[i64])
-    assembly_format = "$value `,` $out `[` $row `]` attr-dict `:` type($value)"
-
-    def __init__(self, value: SSAValue, out: int, row: SSAValue):
-        super().__init__(operands=[value, row], properties={"out": IntegerAttr(out, i64)})
-
-    @property
-    def position(self) -> int:
-        """The output's position."""
-        return self.out.value.data
 
 
 @irdl_op_definition

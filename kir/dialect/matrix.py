@@ -95,6 +95,16 @@ def tensordot_keep_shape(
     return tuple(output)
 
 
+def _matrix_side(name: str, matrix: int, vector: int) -> int:
+    """The other side of a row-major matrix of `matrix` entries with one side `vector`."""
+    if matrix % vector:
+        raise VerifyException(
+            f"{name}: the matrix's dimension must be a multiple of the vector's dimension {vector}, "
+            f"got {matrix}"
+        )
+    return matrix // vector
+
+
 @irdl_op_definition
 class MatVecMultOp(FormulaOp):
     """`kir.matvecmult %a, %v`: A v, A of dimension n*m (a row-major n x m matrix), v of dimension m."""
@@ -105,12 +115,7 @@ class MatVecMultOp(FormulaOp):
     @classmethod
     def result_dim(cls, dims: Sequence[int], **attrs: Any) -> int:
         matrix, vector = dims
-        if matrix % vector:
-            raise VerifyException(
-                f"{cls.name}: the matrix's dimension must be a multiple of the vector's dimension {vector}, "
-                f"got {matrix}"
-            )
-        return matrix // vector
+        return _matrix_side(cls.name, matrix, vector)
 
 
 @irdl_op_definition
@@ -123,12 +128,7 @@ class VecMatMultOp(FormulaOp):
     @classmethod
     def result_dim(cls, dims: Sequence[int], **attrs: Any) -> int:
         vector, matrix = dims
-        if matrix % vector:
-            raise VerifyException(
-                f"{cls.name}: the matrix's dimension must be a multiple of the vector's dimension {vector}, "
-                f"got {matrix}"
-            )
-        return matrix // vector
+        return _matrix_side(cls.name, matrix, vector)
 
 
 @irdl_op_definition
