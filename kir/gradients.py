@@ -6,12 +6,14 @@ output cotangents gamma_k is a Sum over one index of
     sum_k Grad(F_k, x, cotF_k) + Grad(G_k, x, cotG_k)
 
 where (cotF_k, cotG_k) come from the reduction's `cotangent` rule (kir/reductions.py) and
-depend on the forward output O_k and on gamma_k, passed to the new kernel as variables of the
-output's index. Nothing is written per case: the reduction rule gives the cotangents, the op
+depend on the forward output O_k and on gamma_k, passed to the new kernel as variables of
+O_k's index. Nothing is written per case: the reduction rule gives the cotangents, the op
 rules differentiate the formulas. The index summed over follows x: the reduced index for a
 variable of the output's index, the output index for a variable of the reduced index (the
 gradient with respect to y_j of a reduction over j is a reduction over i); a parameter's
-gradient is the sum of the rows of the former.
+gradient is the sum of the rows of the former. The gradients are then fused by kir/fusion.py:
+they all read the cotangents, so they share one pass, the sums over the other index as column
+sums (for the Gaussian sum over j: x and the parameters over j, y and b by columns over i).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from kir.builder import Reduction
 from kir.dialect import formula as ops
 from kir.errors import KirError
 from kir.frontends.expr import Expr, apply, variable
+from kir.fusion import plan_fusion
 from kir.reductions import REDUCTION_RULES
 
 if TYPE_CHECKING:
@@ -32,10 +35,10 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class GradientKernel:
     """The gradients with respect to arguments `positions`, fused in one kernel (one output
-    each) because they reduce over the same index. Call `kernel` with the forward arguments,
-    then, for each forward output k in `outputs`, (output k, its cotangent, then the results of
-    the kernels `auxiliary[k]` on the forward arguments); sum the rows of the gradient of a
-    parameter (`sum_rows`)."""
+    each, one pass over the pairs; kir/fusion.py plans which). Call `kernel` with the forward
+    arguments, then, for each forward output k in `outputs`, (output k, its cotangent, then the
+    results of the kernels `auxiliary[k]` on the forward arguments); sum the rows of the
+    gradient of a parameter (`sum_rows`)."""
 
     kernel: Kernel
     positions: tuple[int, ...]
@@ -45,12 +48,12 @@ class GradientKernel:
 
 
 def gradient_kernels(kernel: Kernel, positions: tuple[int, ...]) -> list[GradientKernel]:
-    """Kernels computing the gradients with respect to `positions`: one per reduced index,
-    each holding every gradient that reduces over it (an argument whose gradient is
-    identically zero appears in none)."""
+    """Kernels computing the gradients with respect to `positions`, as few as kir/fusion.py
+    plans: all of them in one pass when they share inputs (always, through the cotangents),
+    those over the forward kernel's reduced index as row sums, the others as column sums (an
+    argument whose gradient is identically zero appears in none)."""
     from kir.kernel import Kernel, signature
 
-    output_category = "i" if kernel.axis == 1 else "j"
     forward_args = [variable(s.position, s.dim, s.category) for s in kernel.args]
     names = dict(kernel.var_names)
     cotangents: list[tuple[Reduction, Expr | None, Expr | None]] = []
@@ -61,9 +64,13 @@ def gradient_kernels(kernel: Kernel, positions: tuple[int, ...]) -> list[Gradien
         rule = REDUCTION_RULES[reduction.kind]
         if rule.cotangent is None:
             raise KirError(f"the gradient of the {reduction.kind} reduction is not supported yet")
+        # Per reduction: a kernel may hold column sums, whose outputs are rows of the other index.
+        output_category = "i" if reduction.axis == 1 else "j"
         needed = rule.auxiliary(reduction.formula, reduction.weight) if rule.auxiliary else []
         helpers = tuple(
-            Kernel([Reduction(formula, kind, kernel.axis)], signature([formula, *forward_args]), kernel.dtype)
+            Kernel(
+                [Reduction(formula, kind, reduction.axis)], signature([formula, *forward_args]), kernel.dtype
+            )
             for kind, formula in needed
         )
         slot = len(kernel.args) + len(extra)
@@ -82,7 +89,7 @@ def gradient_kernels(kernel: Kernel, positions: tuple[int, ...]) -> list[Gradien
         names[slot], names[slot + 1] = f"out{k}", f"grad_out{k}"
         extra += [o, gamma, *aux]
 
-    groups: dict[int, list[tuple[int, Expr]]] = {}
+    members: list[tuple[int, Reduction]] = []
     for position in positions:
         spec = kernel.args[position]
         x = variable(position, spec.dim, spec.category)
@@ -97,20 +104,25 @@ def gradient_kernels(kernel: Kernel, positions: tuple[int, ...]) -> list[Gradien
         total = terms[0]
         for term in terms[1:]:
             total = total + term
-        axis = kernel.axis if spec.category in ("p", output_category) else 1 - kernel.axis
-        groups.setdefault(axis, []).append((position, total))
+        # Every term is a function of one pair (i, j), whichever reduction it comes from: the
+        # gradient of an i-variable sums over j, of a j-variable over i; a parameter's sums over
+        # the forward kernel's index (its rows are summed after).
+        axis = {"i": 1, "j": 0}.get(spec.category, kernel.axis)
+        members.append((position, Reduction(total, "sum", axis)))
+    # The forward kernel's reduced index first, so that it is the row axis of the fused pass.
+    members.sort(key=lambda member: member[1].axis != kernel.axis)
 
     plans = []
-    for axis, members in sorted(groups.items()):
-        args = signature([*(total for _, total in members), *forward_args, *extra], names)
-        fused = Kernel([Reduction(total, "sum", axis) for _, total in members], args, kernel.dtype)
+    for group in plan_fusion([reduction for _, reduction in members]):
+        fused = [members[m] for m in group]
+        args = signature([*(r.formula for _, r in fused), *forward_args, *extra], names)
         plans.append(
             GradientKernel(
-                fused,
-                tuple(position for position, _ in members),
+                Kernel([r for _, r in fused], args, kernel.dtype),
+                tuple(position for position, _ in fused),
                 tuple(outputs),
                 auxiliary,
-                tuple(kernel.args[position].category == "p" for position, _ in members),
+                tuple(kernel.args[position].category == "p" for position, _ in fused),
             )
         )
     return plans

@@ -19,12 +19,24 @@ are wrong at special points are allowed too, as a C compiler's -ffast-math does:
   - Powf(x, 0.5) -> Sqrt(x) (pow(-inf, 0.5) = +inf but sqrt(-inf) = NaN; pow(-0, 0.5) = +0);
   - Exp(Log(x)) -> x (NaN for x < 0 before) and Log(Exp(x)) -> x (inf where exp overflows).
 Ops left dead by the rewrites are erased.
+
+Two canonicalizations let the `cse` that follows merge more; both are exact, fast-math or not:
+  - norms become squared distances: SqNorm2(a - b) -> SqDist(a, b) (a, b of one dimension) and
+    Norm2(v) -> Sqrt(SqNorm2(v)), hence Norm2(a - b) -> Sqrt(SqDist(a, b)). The lowerings
+    (kir/rules/vector.py) compute the same differences, squares and pairwise sum in the same
+    order, and Norm2 is Sqrt of that sum: bit-identical. Norm2 is kept while kir.grad / kir.diff
+    ops remain, as Norm2'(0) = 0 but Sqrt(SqNorm2)'(0) is NaN;
+  - the operands of commutative ops are put in one order (`order_commutative_operands`), so
+    that SqDist(y, x) and SqDist(x, y) become one op. Exact up to NaN payloads (which NaN of
+    two an addition returns).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Hashable
 from dataclasses import dataclass
+from itertools import count
 
 import numpy as np
 from xdsl.context import Context
@@ -38,6 +50,7 @@ from xdsl.pattern_rewriter import (
     RewritePattern,
     op_type_rewrite_pattern,
 )
+from xdsl.traits import Pure
 from xdsl.transforms.dead_code_elimination import region_dce
 
 from kir.dialect.autodiff import DerivativeOp
@@ -46,10 +59,12 @@ from kir.dialect.core import ConstantOp
 from kir.dialect.elementwise import (
     AddOp,
     DivOp,
+    EqualOp,
     ExpOp,
     LogOp,
     MulOp,
     NegOp,
+    NotEqualOp,
     PowfOp,
     PowOp,
     SqrtOp,
@@ -57,6 +72,7 @@ from kir.dialect.elementwise import (
     SubOp,
 )
 from kir.dialect.types import VecType
+from kir.dialect.vector import Norm2Op, ScalprodOp, SqDistOp, SqNorm2Op
 from kir.registry import OP_RULES
 
 
@@ -228,8 +244,78 @@ class SimplifyExpLog(RewritePattern):
             forward(op, inner.args[0], rewriter)
 
 
-def simplify_patterns(fast_math: bool = False) -> list[RewritePattern]:
-    """The rewrite patterns of kir-simplify."""
+class SqNorm2OfDifference(RewritePattern):
+    """SqNorm2(a - b) -> SqDist(a, b), for a and b of one dimension (SqDist does not broadcast)."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: SqNorm2Op, rewriter: PatternRewriter) -> None:
+        inner = op.args[0].owner
+        if isinstance(inner, SubOp) and inner.args[0].type.size == inner.args[1].type.size:
+            replace_by(op, SqDistOp(*inner.args), rewriter)
+
+
+class Norm2AsSqrt(RewritePattern):
+    """Norm2(v) -> Sqrt(SqNorm2(v)): the same sum of squares, shared with SqNorm2(v) or SqDist."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: Norm2Op, rewriter: PatternRewriter) -> None:
+        squared = SqNorm2Op(op.args[0])
+        root = SqrtOp(squared.result)
+        if root.result.type == op.result.type:
+            rewriter.replace(op, [squared, root])
+
+
+COMMUTATIVE: tuple[type[Operation], ...] = (AddOp, MulOp, SqDistOp, ScalprodOp, EqualOp, NotEqualOp)
+"""Ops whose lowering gives the same bits (NaN payloads aside) with the operands swapped: IEEE
++ and * commute (broadcasting and the category join are symmetric too), SqDist squares
+a - b = -(b - a) entry by entry, Scalprod sums the same products in the same order, == and !=
+are symmetric. Left out: Max(a, b) and Min(a, b). Their NaN handling is symmetric (NaN when
+either is), but their lowering (kir/rules/elementwise.py) returns a on ties, so Max(+0, -0) = +0
+and Max(-0, +0) = -0 (NumPy's reference returns b on ties: asymmetric too). ComplexAdd and
+ComplexMult carry xDSL's Commutative trait but are not reordered here (not checked)."""
+
+
+def order_commutative_operands(module: Operation) -> None:
+    """Put the two operands of each COMMUTATIVE op in one canonical order, in place.
+
+    The order is that of value numbers: ops that compute the same thing from the same operands
+    (what `cse` merges) share a number, given in order of first appearance, constants last. The
+    order of SqDist(y, x) and SqDist(x, y) is thus one even when x and y were each computed
+    twice, before cse merges the copies. Never changes a result type."""
+    numbers: dict[SSAValue, tuple[int, int]] = {}
+    classes: dict[Hashable, int] = {}
+    fresh = count()
+
+    def number(value: SSAValue) -> tuple[int, int]:
+        if value not in numbers:  # defined outside the walk (a block argument): a number of its own
+            numbers[value] = (0, next(fresh))
+        return numbers[value]
+
+    for op in module.walk():
+        if isinstance(op, COMMUTATIVE) and len(op.operands) == 2:
+            a, b = op.operands
+            swapped_type = type(op).infer_type(b.type, a.type, **op.attribute_values)
+            if number(b) < number(a) and swapped_type == op.results[0].type:
+                op.operands = [b, a]
+        rank = 1 if isinstance(op, ConstantOp) else 0
+        key = (
+            op.name,
+            tuple(number(v) for v in op.operands),
+            tuple(sorted(op.properties.items())),
+            tuple(sorted(op.attributes.items())),
+            tuple(op.result_types),
+        )
+        for result in op.results:
+            if not op.has_trait(Pure) or op.regions:  # not a value cse would merge
+                numbers[result] = (rank, next(fresh))
+                continue
+            if (key, result.index) not in classes:
+                classes[key, result.index] = next(fresh)
+            numbers[result] = (rank, classes[key, result.index])
+
+
+def simplify_patterns(fast_math: bool = False, keep_norms: bool = False) -> list[RewritePattern]:
+    """The rewrite patterns of kir-simplify; `keep_norms` leaves Norm2 alone (derivatives pending)."""
     patterns: list[RewritePattern] = [
         FoldConstants(),
         SimplifyMul(fast_math),
@@ -240,6 +326,9 @@ def simplify_patterns(fast_math: bool = False) -> list[RewritePattern]:
         SimplifyPow(),
         SimplifyPowf(fast_math),
     ]
+    patterns.append(SqNorm2OfDifference())
+    if not keep_norms:  # Norm2'(0) = 0; autodiff through Sqrt(SqNorm2(v)) would give NaN there
+        patterns.append(Norm2AsSqrt())
     if fast_math:
         patterns.append(SimplifyExpLog())
     return patterns
@@ -254,7 +343,9 @@ class Simplify(ModulePass):
     fast_math: bool = False
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
+        derivatives_pending = any(isinstance(o, DerivativeOp) for o in op.walk())
         PatternRewriteWalker(
-            GreedyRewritePatternApplier(simplify_patterns(self.fast_math)),
+            GreedyRewritePatternApplier(simplify_patterns(self.fast_math, keep_norms=derivatives_pending)),
             post_walk_func=region_dce,
         ).rewrite_module(op)
+        order_commutative_operands(op)

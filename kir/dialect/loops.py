@@ -34,12 +34,14 @@ from typing import ClassVar
 from xdsl.dialects.builtin import IndexType, IntegerAttr, StringAttr, SymbolNameConstraint, i64
 from xdsl.ir import Dialect, Region, SSAValue
 from xdsl.irdl import (
+    AttrSizedOperandSegments,
     IRDLOperation,
     VarConstraint,
     base,
     irdl_op_definition,
     operand_def,
     opt_operand_def,
+    opt_prop_def,
     prop_def,
     region_def,
     result_def,
@@ -86,18 +88,32 @@ class ReturnOp(IRDLOperation):
 
 @irdl_op_definition
 class LoadOp(IRDLOperation):
-    """`kirl.load 0[%j]`: row %j of argument 0 (`kirl.load 2` for a parameter)."""
+    """`kirl.load 0[%j]`: row %j of argument 0 (`kirl.load 2` for a parameter); with
+    `entries %d of 256`, only the entries %d, %d + 1, ... of a row of 256 (a chunk)."""
 
     name = "kirl.load"
     arg = prop_def(IntegerAttr[i64])
+    row_size = opt_prop_def(IntegerAttr[i64])
     row = opt_operand_def(IndexType)
+    offset = opt_operand_def(IndexType)
     result = result_def(VecType)
     traits = traits_def(Pure())
+    irdl_options = (AttrSizedOperandSegments(as_property=True),)
 
-    def __init__(self, arg: int, row: SSAValue | None, result_type: VecType):
+    def __init__(
+        self,
+        arg: int,
+        row: SSAValue | None,
+        result_type: VecType,
+        offset: SSAValue | None = None,
+        row_size: int | None = None,
+    ):
+        properties = {"arg": IntegerAttr(arg, i64)}
+        if offset is not None:
+            properties["row_size"] = IntegerAttr(row_size, i64)
         super().__init__(
-            operands=[[row] if row is not None else []],
-            properties={"arg": IntegerAttr(arg, i64)},
+            operands=[[row] if row is not None else [], [offset] if offset is not None else []],
+            properties=properties,
             result_types=[result_type],
         )
 
@@ -106,10 +122,21 @@ class LoadOp(IRDLOperation):
         """The argument's position."""
         return self.arg.value.data
 
+    @property
+    def width(self) -> int:
+        """The number of entries in one row of the argument."""
+        return self.result.type.size if self.row_size is None else self.row_size.value.data
+
     def verify_(self) -> None:
         category = self.result.type.cat
         if (category == "p") != (self.row is None):
             raise VerifyException("kirl.load: a parameter is loaded without a row, a variable with one")
+        if (self.offset is None) != (self.row_size is None):
+            raise VerifyException("kirl.load: a chunk needs both its first entry and the row size")
+        if self.row_size is not None and self.result.type.size > self.width:
+            raise VerifyException(
+                f"kirl.load: a chunk of {self.result.type.size} entries from rows of {self.width}"
+            )
 
     def print(self, printer: Printer) -> None:
         printer.print_string(f" {self.position}")
@@ -117,23 +144,27 @@ class LoadOp(IRDLOperation):
             printer.print_string("[")
             printer.print_operand(self.row)
             printer.print_string("]")
+        if self.offset is not None:
+            printer.print_string(" entries ")
+            printer.print_operand(self.offset)
+            printer.print_string(f" of {self.width}")
         printer.print_string(" : ")
         printer.print_attribute(self.result.type)
 
     @classmethod
     def parse(cls, parser: Parser) -> LoadOp:
         arg = parser.parse_integer(allow_boolean=False, allow_negative=False)
-        row = None
+        row = offset = row_size = None
         if parser.parse_optional_punctuation("[") is not None:
             row = parser.resolve_operand(parser.parse_unresolved_operand(), IndexType())
             parser.parse_punctuation("]")
+        if parser.parse_optional_keyword("entries") is not None:
+            offset = parser.resolve_operand(parser.parse_unresolved_operand(), IndexType())
+            parser.parse_keyword("of")
+            row_size = parser.parse_integer(allow_boolean=False, allow_negative=False)
         parser.parse_punctuation(":")
         result_type = parser.parse_type()
-        return cls.create(
-            operands=[row] if row is not None else [],
-            properties={"arg": IntegerAttr(arg, i64)},
-            result_types=[result_type],
-        )
+        return cls(arg, row, result_type, offset, row_size)
 
 
 class OutputRowOp(IRDLOperation, ABC):
@@ -245,8 +276,38 @@ class AccFinalizeOp(IRDLOperation):
         super().__init__(operands=[acc], result_types=[result_type])
 
 
+@irdl_op_definition
+class AccReduceLanesOp(IRDLOperation):
+    """`kirl.acc_reduce_lanes %acc : !kirl.acc<sum, 1xf32, lanes = 16> -> !kirl.acc<sum, 1xf32>`:
+    one state from the partial states of SIMD lanes (lane l saw the indices l modulo lanes)."""
+
+    name = "kirl.acc_reduce_lanes"
+    acc = operand_def(AccType)
+    result = result_def(AccType)
+    traits = traits_def(Pure())
+    assembly_format = "$acc attr-dict `:` type($acc) `->` type($result)"
+
+    def __init__(self, acc: SSAValue):
+        super().__init__(operands=[acc], result_types=[acc.type.with_lanes(1)])
+
+    def verify_(self) -> None:
+        if self.result.type != self.acc.type.with_lanes(1):
+            raise VerifyException("kirl.acc_reduce_lanes: the result is the operand's state in one lane")
+
+
 KIRL = Dialect(
     "kirl",
-    [FuncOp, ReturnOp, LoadOp, StoreOp, AccumulateOp, AccInitOp, AccUpdateOp, AccCombineOp, AccFinalizeOp],
+    [
+        FuncOp,
+        ReturnOp,
+        LoadOp,
+        StoreOp,
+        AccumulateOp,
+        AccInitOp,
+        AccUpdateOp,
+        AccCombineOp,
+        AccReduceLanesOp,
+        AccFinalizeOp,
+    ],
     [AccType],
 )

@@ -132,10 +132,11 @@ class VecType(ParametrizedAttribute, TypeAttribute):
 @irdl_attr_definition
 class AccType(ParametrizedAttribute, TypeAttribute):
     """The running state of a reduction: `!kirl.acc<sum, 1xf32>`, `!kirl.acc<argkmin, 3xf32, k = 4>`,
-    `!kirl.acc<sumsoftmaxweight, 1xf32, weight = 3>`.
+    `!kirl.acc<sumsoftmaxweight, 1xf32, weight = 3>`, `!kirl.acc<sum, 1xf32, lanes = 16>`.
 
     `dim` is the reduced formula's dimension, `weight` the weight formula's (0: none), `k` the K
-    of the K-min family (0: none). What the state holds (a sum; a running max and scaled sums;
+    of the K-min family (0: none), `lanes` the number of SIMD lanes holding one partial state
+    each (1: scalar; `kirl.acc_reduce_lanes` folds lanes into one state). What the state holds (a sum; a running max and scaled sums;
     the K best values and their indices) is the reduction rule's business (kir.reductions), so
     the loop level carries any reduction unchanged.
     """
@@ -147,11 +148,22 @@ class AccType(ParametrizedAttribute, TypeAttribute):
     element_type: Attribute
     k: IntAttr = param_def(converter=IntAttr.get)
     weight: IntAttr = param_def(converter=IntAttr.get)
+    lanes: IntAttr = param_def(converter=IntAttr.get)
 
     def __init__(
-        self, kind: str | StringAttr, dim: int | IntAttr, element_type: Attribute, k: int = 0, weight: int = 0
+        self,
+        kind: str | StringAttr,
+        dim: int | IntAttr,
+        element_type: Attribute,
+        k: int = 0,
+        weight: int = 0,
+        lanes: int = 1,
     ):
-        super().__init__(kind, dim, element_type, k, weight)
+        super().__init__(kind, dim, element_type, k, weight, lanes)
+
+    def with_lanes(self, lanes: int) -> AccType:
+        """The same state held in `lanes` SIMD lanes."""
+        return AccType(self.kind, self.dim, self.element_type, self.k.data, self.weight.data, lanes)
 
     def verify(self) -> None:
         from kir.dialect.core import REDUCTIONS
@@ -167,6 +179,8 @@ class AccType(ParametrizedAttribute, TypeAttribute):
             raise VerifyException(f"kirl.acc holds f32 or f64 states, not {self.element_type}")
         if shape.needs_k != (self.k.data > 0):
             raise VerifyException(f"kirl.acc: {self.kind.data} {'needs' if shape.needs_k else 'takes no'} k")
+        if self.lanes.data < 1:
+            raise VerifyException(f"kirl.acc needs at least one lane, got {self.lanes.data}")
         if shape.weighted != (self.weight.data > 0):
             raise VerifyException(
                 f"kirl.acc: {self.kind.data} {'needs' if shape.weighted else 'takes no'} weight"
@@ -176,13 +190,13 @@ class AccType(ParametrizedAttribute, TypeAttribute):
         with printer.in_angle_brackets():
             printer.print_string(f"{self.kind.data}, {self.dim.data}x")
             printer.print_attribute(self.element_type)
-            for name in ("k", "weight"):
-                if getattr(self, name).data:
+            for name in ("k", "weight", "lanes"):
+                if getattr(self, name).data != (1 if name == "lanes" else 0):
                     printer.print_string(f", {name} = {getattr(self, name).data}")
 
     @classmethod
     def parse_parameters(cls, parser: AttrParser) -> Sequence[Attribute]:
-        options = {"k": 0, "weight": 0}
+        options = {"k": 0, "weight": 0, "lanes": 1}
         with parser.in_angle_brackets():
             kind = parser.parse_identifier("reduction kind")
             parser.parse_punctuation(",")
@@ -190,7 +204,7 @@ class AccType(ParametrizedAttribute, TypeAttribute):
             parser.parse_shape_delimiter()
             element_type = parser.parse_type()
             while parser.parse_optional_punctuation(",") is not None:
-                name = parser.parse_keyword_in(tuple(options), "k or weight")
+                name = parser.parse_keyword_in(tuple(options), "k, weight or lanes")
                 parser.parse_punctuation("=")
                 options[name] = parser.parse_integer(allow_boolean=False, allow_negative=False)
         return (
@@ -199,4 +213,5 @@ class AccType(ParametrizedAttribute, TypeAttribute):
             element_type,
             IntAttr(options["k"]),
             IntAttr(options["weight"]),
+            IntAttr(options["lanes"]),
         )

@@ -1,8 +1,9 @@
 """Kernels as torch.autograd functions: gradients of any order through gradient kernels.
 
 The backward of a kernel calls the gradient kernels of the inputs that need a gradient
-(kir/gradients.py: one kernel per reduced index, holding every gradient that reduces over
-it) — themselves kir kernels called through this same function, so with
+(kir/gradients.py, fused by kir/fusion.py: in practice one kernel, one pass over the pairs,
+the gradients over the other index as column sums) — themselves kir kernels called through
+this same function, so with
 `create_graph=True` the backward is differentiable again (second and higher orders). Inputs
 that need no gradient get no gradient kernel compiled. Non-contiguous or expanded inputs are
 read through NumPy views and copied when needed; gradients come back in the inputs' shapes.
@@ -40,7 +41,7 @@ class KernelFunction(torch.autograd.Function):
         for position in wanted:
             grads[position] = torch.zeros_like(inputs[position])
         if wanted and any(g is not None for g in output_grads):
-            # One kernel per reduced index computes every gradient that reduces over it.
+            # Usually one plan: every gradient in one pass (kir/fusion.py).
             for plan in kernel.gradients(wanted):
                 extra = []
                 for k in plan.outputs:

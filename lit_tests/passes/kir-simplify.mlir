@@ -168,12 +168,13 @@ kir.kernel @powf {
 
 // -----
 
-/// 0 * p is kept (0 * inf = NaN); with fast-math it becomes 0, and then x + 0 -> x.
+/// 0 * p is kept (0 * inf = NaN), its constant put second (commutative operand order); with
+/// fast-math it becomes 0, and then x + 0 -> x.
 // CHECK-LABEL: kir.kernel @zero_times {
 // CHECK-NEXT:    %[[X:.*]] = kir.var 0 : !kir.vec<1xf32, i>
 // CHECK-NEXT:    %[[P:.*]] = kir.var 1 : !kir.vec<1xf32, p>
 // CHECK-NEXT:    %[[Z:.*]] = kir.constant [0.0] : !kir.vec<1xf32, p>
-// CHECK-NEXT:    %[[A:.*]] = kir.mul %[[Z]], %[[P]] : !kir.vec<1xf32, p>, !kir.vec<1xf32, p> -> !kir.vec<1xf32, p>
+// CHECK-NEXT:    %[[A:.*]] = kir.mul %[[P]], %[[Z]] : !kir.vec<1xf32, p>, !kir.vec<1xf32, p> -> !kir.vec<1xf32, p>
 // CHECK-NEXT:    %[[B:.*]] = kir.add %[[X]], %[[A]]
 // FAST-LABEL:  kir.kernel @zero_times {
 // FAST-NEXT:     %[[X:.*]] = kir.var 0 : !kir.vec<1xf32, i>

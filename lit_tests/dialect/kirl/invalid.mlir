@@ -7,7 +7,7 @@
 // CHECK-NEXT:  "builtin.module"() ({
 // CHECK-NEXT:    "kirl.func"() <{sym_name = "parameter_with_row"}> ({
 // CHECK-NEXT:    ^bb0(%begin: index, %end: index, %reduced: index):
-// CHECK-NEXT:    %p = "kirl.load"(%begin) <{arg = 2 : i64}> : (index) -> !kir.vec<1xf32, p>
+// CHECK-NEXT:    %p = "kirl.load"(%begin) <{arg = 2 : i64, operandSegmentSizes = array<i32: 1, 0>}> : (index) -> !kir.vec<1xf32, p>
 // CHECK-NEXT:    ^^^^
 // CHECK-NEXT:    | Operation does not verify: kirl.load: a parameter is loaded without a row, a variable with one
 kirl.func @parameter_with_row {
@@ -23,7 +23,7 @@ kirl.func @parameter_with_row {
 // CHECK-NEXT:  "builtin.module"() ({
 // CHECK-NEXT:    "kirl.func"() <{sym_name = "variable_without_row"}> ({
 // CHECK-NEXT:    ^bb0(%begin: index, %end: index, %reduced: index):
-// CHECK-NEXT:    %x = "kirl.load"() <{arg = 0 : i64}> : () -> !kir.vec<3xf32, i>
+// CHECK-NEXT:    %x = "kirl.load"() <{arg = 0 : i64, operandSegmentSizes = array<i32: 0, 0>}> : () -> !kir.vec<3xf32, i>
 // CHECK-NEXT:    ^^^^
 // CHECK-NEXT:    | Operation does not verify: kirl.load: a parameter is loaded without a row, a variable with one
 kirl.func @variable_without_row {
@@ -85,5 +85,26 @@ kirl.func @combine_kinds {
   %a = kirl.acc_init : !kirl.acc<sum, 1xf32>
   %b = kirl.acc_init : !kirl.acc<max, 1xf32>
   %c = "kirl.acc_combine"(%a, %b) : (!kirl.acc<sum, 1xf32>, !kirl.acc<max, 1xf32>) -> !kirl.acc<sum, 1xf32>
+  kirl.return
+}
+
+// -----
+
+/// A chunk is a slice of one row: it cannot be wider than the row.
+// CHECK-LABEL: {{^}}kirl.load: a chunk of 8 entries from rows of 4
+kirl.func @chunk_wider_than_row {
+^bb0(%begin: index, %end: index, %reduced: index):
+  %x = kirl.load 0[%begin] entries %begin of 4 : !kir.vec<8xf32, i>
+  kirl.return
+}
+
+// -----
+
+/// Folding lanes gives the same state in one lane.
+// CHECK-LABEL: {{^}}kirl.acc_reduce_lanes: the result is the operand's state in one lane
+kirl.func @reduce_lanes_changes_kind {
+^bb0(%begin: index, %end: index, %reduced: index):
+  %a = kirl.acc_init : !kirl.acc<sum, 1xf32, lanes = 16>
+  %b = kirl.acc_reduce_lanes %a : !kirl.acc<sum, 1xf32, lanes = 16> -> !kirl.acc<min, 1xf32>
   kirl.return
 }

@@ -100,3 +100,19 @@ kirl.func @argmin_over_i {
   }
   kirl.return
 }
+
+/// Schedule forms: a chunk of a wide row (entries %d .. %d + 7 of 256) and states held in
+/// SIMD lanes, folded into one state.
+// CHECK-LABEL: kirl.func @chunk_and_lanes {
+// CHECK:         %[[X:.*]] = kirl.load 0[%[[I:.*]]] entries %[[D:.*]] of 256 : !kir.vec<8xf32, i>
+// CHECK-NEXT:    %[[P:.*]] = kirl.load 2 entries %[[D]] of 16 : !kir.vec<8xf32, p>
+// CHECK-NEXT:    %[[A:.*]] = kirl.acc_init : !kirl.acc<argkmin, 1xf32, k = 4, lanes = 16>
+// CHECK-NEXT:    %{{.*}} = kirl.acc_reduce_lanes %[[A]] : !kirl.acc<argkmin, 1xf32, k = 4, lanes = 16> -> !kirl.acc<argkmin, 1xf32, k = 4>
+kirl.func @chunk_and_lanes {
+^bb0(%begin: index, %end: index, %reduced: index):
+  %x = kirl.load 0[%begin] entries %end of 256 : !kir.vec<8xf32, i>
+  %p = kirl.load 2 entries %end of 16 : !kir.vec<8xf32, p>
+  %a = kirl.acc_init : !kirl.acc<argkmin, 1xf32, k = 4, lanes = 16>
+  %b = kirl.acc_reduce_lanes %a : !kirl.acc<argkmin, 1xf32, k = 4, lanes = 16> -> !kirl.acc<argkmin, 1xf32, k = 4>
+  kirl.return
+}
