@@ -14,14 +14,16 @@ from xdsl.utils.exceptions import PassFailedException
 
 from kir.builder import Reduction, build_kernel
 from kir.context import module_text
+from kir.dialect import loops as kirl
 from kir.dialect.core import REDUCTIONS, reduction_result_type
 from kir.dialect.types import VecType
 from kir.errors import ArgumentError, KirError
 from kir.frontends.dsl import parse_aliases, parse_formula
 from kir.frontends.expr import Expr, variables_of
-from kir.pipeline import formula_passes, loop_passes, run_passes
-from kir.reductions import KEOPS_REDUCTIONS
+from kir.pipeline import Schedule, formula_passes, loop_passes, run_passes
+from kir.reductions import KEOPS_REDUCTIONS, ReductionSpec
 from kir.runtime.arrays import DTYPES, SHORT_DTYPES, ArgumentSpec, check_arguments, is_torch_tensor
+from kir.runtime.launch import Output, launch
 
 STAGES = ("kir", "loops", "llvm", "llvm-opt")
 """Stages `Kernel.ir` prints."""
@@ -66,10 +68,11 @@ def keops_reductions(
 
 @dataclass
 class _Compiled:
-    """Machine code for one dtype (the JIT module owns it)."""
+    """Machine code for one dtype (the JIT module owns it), with its SIMD width."""
 
     function: ctypes._CFuncPtr
     jit: object
+    lanes: int
 
 
 class Kernel:
@@ -98,6 +101,7 @@ class Kernel:
         self._compiled: dict[str, _Compiled] = {}
         self._gradients: dict[tuple[int, ...], list] = {}
         self._lock = threading.Lock()
+        self._schedule: Schedule | None = None
 
     @classmethod
     def from_expr(
@@ -169,8 +173,33 @@ class Kernel:
         module = self.module(dtype)
         if stage == "kir":
             return module_text(module)
-        run_passes(module, formula_passes() + loop_passes(), verify=True)
+        run_passes(module, formula_passes() + loop_passes(self.schedule(dtype)), verify=True)
         return module_text(module) if stage == "loops" else str(to_llvm_module(module))
+
+    def schedule(self, dtype: str) -> Schedule:
+        """The loop schedule the CPU back-end picks for this kernel and `dtype` (kir.pipeline.Schedule)."""
+        from kir.backends.cpu.target import default_schedule
+
+        if self._schedule is not None:
+            return self._schedule
+        specs = [
+            ReductionSpec(r.kind, t.size if r.kind != "sum" or r.axis == self.axis else 0, 0, r.k or 0)
+            for r, t in zip(self.reductions, self._formula_types(), strict=True)
+        ]
+        specs = [
+            ReductionSpec(spec.kind, spec.dim, r.weight.dim if r.weight is not None else 0, spec.k)
+            for spec, r in zip(specs, self.reductions, strict=True)
+            if spec.dim
+        ]
+        schedule = Schedule()
+        nodes = {id(n): n for r in self.reductions for root in r.roots for n in root.walk()}
+        pair_entries = sum(
+            min(n.dim, schedule.chunk) if n.dim >= schedule.chunk_threshold else n.dim for n in nodes.values()
+        )
+        return default_schedule(specs, np.dtype(DTYPES[dtype]).itemsize, pair_entries)
+
+    def _formula_types(self) -> list[VecType]:
+        return [VecType(r.formula.dim, f64, "ij") for r in self.reductions]
 
     def _compile(self, dtype: str) -> _Compiled:
         with self._lock:
@@ -179,16 +208,17 @@ class Kernel:
             return self._compiled[dtype]
 
     def _build(self, dtype: str) -> _Compiled:
-        from kir.backends.cpu.codegen import to_llvm_module
+        from kir.backends.cpu.codegen import function_lanes, to_llvm_module
         from kir.backends.cpu.jit import JitModule
 
         module = self.module(dtype)
         try:
-            run_passes(module, formula_passes() + loop_passes(), verify=False)
+            run_passes(module, formula_passes() + loop_passes(self.schedule(dtype)), verify=False)
         except PassFailedException as error:  # e.g. a derivative the op table cannot give
             raise KirError(str(error)) from None
+        funcs = [op for op in module.walk() if isinstance(op, kirl.FuncOp)]
         jit = JitModule(to_llvm_module(module))
-        return _Compiled(jit.function(self.name), jit)
+        return _Compiled(jit.function(self.name), jit, function_lanes(funcs[0]))
 
     def gradients(self, positions: tuple[int, ...]) -> list:
         """Kernels of the gradients with respect to the arguments `positions`, fused by reduced
@@ -220,17 +250,21 @@ class Kernel:
             if size is None:
                 raise ArgumentError(f"the formula has no {index}-variable, so the {what} is unknown")
         compiled = self._compile(dtype)
-        outputs = []
+        plan = []
         for reduction, t in zip(self.reductions, self.output_types(), strict=True):
             element = np.int64 if t.dtype_name == "i64" else DTYPES[dtype]
-            if reduction.axis == self.axis:
-                outputs.append(np.empty((rows, t.size), dtype=element))
-            else:  # a column sum: one row per reduced index, accumulated in place from zero
-                outputs.append(np.zeros((reduced, t.size), dtype=element))
-        arg_pointers = (ctypes.c_void_p * max(1, len(checked)))(*[a.ctypes.data for a in checked])
-        out_pointers = (ctypes.c_void_p * len(outputs))(*[o.ctypes.data for o in outputs])
-        if rows:
-            compiled.function(0, rows, reduced, arg_pointers, out_pointers)
+            column = reduction.axis != self.axis  # one row per reduced index, added in place
+            plan.append(Output(reduced if column else rows, t.size, element, column))
+        reduced_category = "j" if self.axis == 1 else "i"
+        outputs = launch(
+            compiled.function,
+            compiled.lanes,
+            checked,
+            [spec.category == reduced_category for spec in self.args],
+            plan,
+            rows,
+            reduced,
+        )
         if returns_torch:
             import torch
 

@@ -76,6 +76,13 @@ class KirOptMain(xDSLOptMain):
             choices=EMIT_STAGES,
             help="after the -p passes, lower with the default pipeline to this stage and print it",
         )
+        arg_parser.add_argument(
+            "--schedule",
+            choices=("scalar", "host"),
+            default="scalar",
+            help="loop schedule of --emit: scalar (one pair at a time, the default) or host "
+            "(what kir.compile picks for this CPU: SIMD lanes, row tiles; needs --formula)",
+        )
 
     def run(self) -> None:
         if self.args.formula is None and self.args.emit is None:
@@ -89,7 +96,7 @@ class KirOptMain(xDSLOptMain):
     def _formula_module(self) -> ModuleOp:
         from kir.kernel import Kernel
 
-        kernel = Kernel.from_formula(
+        self._kernel = kernel = Kernel.from_formula(
             self.args.formula,
             self.args.alias,
             self.args.reduction,
@@ -102,7 +109,7 @@ class KirOptMain(xDSLOptMain):
             plans = kernel.gradients((self.args.gradient,))
             if not plans:
                 raise KirError(f"the gradient with respect to argument {self.args.gradient} is zero")
-            kernel = plans[0].kernel
+            kernel = self._kernel = plans[0].kernel
         return kernel.module(self.args.dtype)
 
     def _input_module(self) -> ModuleOp:
@@ -117,7 +124,12 @@ class KirOptMain(xDSLOptMain):
         """`module` lowered to `stage` and printed."""
         if stage == "kir":
             return module_text(module)
-        run_passes(module, formula_passes() + loop_passes(), context=self.ctx)
+        schedule = None
+        if self.args.schedule == "host":
+            if self.args.formula is None:
+                raise KirError("--schedule host needs --formula (the schedule depends on the kernel)")
+            schedule = self._kernel.schedule(self.args.dtype)
+        run_passes(module, formula_passes() + loop_passes(schedule), context=self.ctx)
         if stage == "loops":
             return module_text(module)
         from kir.backends.cpu.codegen import to_llvm_module

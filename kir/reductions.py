@@ -106,10 +106,22 @@ def _ranked(smaller: bool, k_of: Callable[[ReductionSpec], int], output: str) ->
     def better(em: Emitter, value: Value, kept: Value) -> Value:
         return em.less(value, kept) if smaller else em.greater(value, kept)
 
-    def insert(em: Emitter, slots: list[tuple], new: tuple) -> list[tuple]:
+    def before(em: Emitter, new: tuple, slot: tuple) -> Value:
+        # Equal values are ordered by index: states combined out of index order (SIMD lanes
+        # hold interleaved indices) still keep the smallest index first.
+        strictly = better(em, new[0], slot[0])
+        if not with_indices:
+            return strictly
+        tie = em.logical_and(em.equal(new[0], slot[0]), em.index_less(new[1], slot[1]))
+        return em.logical_or(strictly, tie)
+
+    def insert(em: Emitter, slots: list[tuple], new: tuple, ordered: bool = True) -> list[tuple]:
         # Slots are sorted best first; `new` goes before the first slot it strictly beats, so
-        # ties keep the earlier index first and NaN (which beats nothing) never enters.
-        beats = [better(em, new[0], slot[0]) for slot in slots]
+        # ties keep the earlier index first and NaN (which beats nothing) never enters. When
+        # `new` may come from an earlier index (`ordered` False), ties compare indices.
+        beats = [
+            better(em, new[0], slot[0]) if ordered else before(em, new, slot) for slot in slots
+        ]
         result = []
         for r, slot in enumerate(slots):
             incoming = (
@@ -140,11 +152,11 @@ def _ranked(smaller: bool, k_of: Callable[[ReductionSpec], int], output: str) ->
         )
 
     def combine(em, spec, a, b):
-        # b covers later indices: inserting its slots after a's keeps ties in index order.
+        # b's slots go in after a's; ties compare indices, so the order of a and b is free.
         merged = []
         for slots, later in zip(columns(spec, a), columns(spec, b), strict=True):
             for slot in later:
-                slots = insert(em, slots, slot)
+                slots = insert(em, slots, slot, ordered=False)
             merged.append(slots)
         return rebuild(spec, merged)
 

@@ -31,6 +31,24 @@ def _block_reduction() -> type[ModulePass]:
     return BlockReduction
 
 
+def _chunk_d() -> type[ModulePass]:
+    from kir.passes.chunk_d import ChunkEntries
+
+    return ChunkEntries
+
+
+def _vectorize() -> type[ModulePass]:
+    from kir.passes.vectorize import Vectorize
+
+    return Vectorize
+
+
+def _tile_rows() -> type[ModulePass]:
+    from kir.passes.tile_rows import TileRows
+
+    return TileRows
+
+
 def _cse() -> type[ModulePass]:
     from xdsl.transforms.common_subexpression_elimination import CommonSubexpressionElimination
 
@@ -52,4 +70,7 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
         "kir-simplify": _simplify,
         "kir-lower-to-loops": _lower_to_loops,
         "kir-block-reduction": _block_reduction,
+        "kir-chunk-d": _chunk_d,
+        "kir-vectorize": _vectorize,
+        "kir-tile-rows": _tile_rows,
     }

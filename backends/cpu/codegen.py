@@ -8,10 +8,21 @@ where `args` and `outs` are arrays of pointers to row-major (rows, dim) buffers.
 vector is carried as a Python list of LLVM values, one per entry, and a reduction state as the
 list of such lists its rule defines; loops carry them as phi nodes. Each kir op is lowered by
 its rule in `kir.registry`, each accumulator op by its rule in `kir.reductions`.
+
+In a loop marked `kirl.lanes = W` (kir-vectorize), values that depend on the loop's index are
+SIMD vectors of W lanes, lane l for index %j + l; the rules are the same, run by an emitter of
+W lanes, and values without lanes are broadcast where they meet. Such a function reads the
+arguments of the reduced index in lane groups, padded: (N rounded up to W) / W groups of
+(dim, W), so that entry k of rows j .. j + W - 1 is one vector load and a group's rows sit in
+a few contiguous cache lines and pages (a plain transposed (dim, N) layout spreads a group of
+a wide vector over dim pages: TLB misses). Column sums (`kirl.accumulate`) are added in float64
+buffers whatever the kernel's type, in the same layout as the reduced index's arguments: the
+runtime converts them (kir/kernel.py).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from llvmlite import ir
@@ -25,6 +36,8 @@ from kir.dialect.formula import ConstantOp
 from kir.dialect.types import AccType, VecType
 from kir.reductions import REDUCTION_RULES, ReductionSpec
 from kir.registry import rule_for
+
+DOUBLE = ir.DoubleType()
 
 PTR = ir.PointerType()
 SIGNATURE = ir.FunctionType(ir.VoidType(), [I64, I64, I64, PTR, PTR])
@@ -44,11 +57,29 @@ def _flatten(value: Any) -> list[ir.Value]:
     return [value]
 
 
+def function_lanes(func: kirl.FuncOp) -> int:
+    """The SIMD width of `func`'s lane loops (1: none)."""
+    for op in func.walk():
+        if isinstance(op, scf.ForOp) and "kirl.lanes" in op.attributes:
+            return op.attributes["kirl.lanes"].value.data
+    return 1
+
+
 def _unflatten(like: Any, leaves: list[ir.Value]) -> Any:
     """Rebuild `like`'s nesting from `leaves` (consumed from the front)."""
     if isinstance(like, list):
         return [_unflatten(item, leaves) for item in like]
     return leaves.pop(0)
+
+
+@dataclass
+class LaneLoop:
+    """The loop being translated with SIMD lanes: its index value, its end and width."""
+
+    index: SSAValue
+    counter: ir.Value
+    upper: ir.Value
+    lanes: int
 
 
 class FunctionTranslator:
@@ -59,23 +90,26 @@ class FunctionTranslator:
         self.function = ir.Function(module, SIGNATURE, name=func.sym_name.data)
         self.builder = ir.IRBuilder(self.function.append_basic_block("entry"))
         self.values: dict[SSAValue, Any] = {}
-        self.emitters: dict[ir.Type, LLVMEmitter] = {}
+        self.laned: set[SSAValue] = set()
+        self.lane_loop: LaneLoop | None = None
+        self.lanes = function_lanes(func)
+        self.emitters: dict[tuple[ir.Type, int], LLVMEmitter] = {}
         self._pointers: dict[tuple[str, int], ir.Value] = {}
-        begin, end, reduced, self.args, self.outs = self.function.args
+        begin, end, self.reduced, self.args, self.outs = self.function.args
         for arg, name in zip(self.function.args, ("begin", "end", "reduced", "args", "outs"), strict=True):
             arg.name = name
-        for value, arg in zip(func.body.block.args, (begin, end, reduced), strict=True):
+        for value, arg in zip(func.body.block.args, (begin, end, self.reduced), strict=True):
             self.values[value] = arg
 
     def translate(self) -> ir.Function:
         self.translate_block(self.func.body.block)
         return self.function
 
-    def emitter(self, element_type: Attribute) -> LLVMEmitter:
+    def emitter(self, element_type: Attribute, lanes: int = 1) -> LLVMEmitter:
         float_type = _float_type(element_type)
-        if float_type not in self.emitters:
-            self.emitters[float_type] = LLVMEmitter(self.builder, float_type)
-        return self.emitters[float_type]
+        if (float_type, lanes) not in self.emitters:
+            self.emitters[float_type, lanes] = LLVMEmitter(self.builder, float_type, lanes)
+        return self.emitters[float_type, lanes]
 
     def translate_block(self, block: Block) -> list[Any]:
         """Translate `block`'s ops; returns the values its terminator yields, if any."""
@@ -91,9 +125,17 @@ class FunctionTranslator:
             result = ir.Constant(I64, op.value.value.data)
         elif isinstance(op, arith.AddiOp):
             result = b.add(self.values[op.lhs], self.values[op.rhs])
+        elif isinstance(op, arith.SubiOp):
+            result = b.sub(self.values[op.lhs], self.values[op.rhs])
         elif isinstance(op, arith.MinUIOp):
             lhs, rhs = self.values[op.lhs], self.values[op.rhs]
             result = b.select(b.icmp_unsigned("<", lhs, rhs), lhs, rhs)
+        elif isinstance(op, arith.CmpiOp) and op.predicate.value.data == 6:  # ult
+            result = b.icmp_unsigned("<", self.values[op.lhs], self.values[op.rhs])
+        elif isinstance(op, scf.IfOp):
+            with b.if_then(self.values[op.cond]):
+                self.translate_block(op.true_region.block)
+            return
         elif isinstance(op, scf.ForOp):
             for value, result in zip(op.results, self.translate_loop(op), strict=True):
                 self.values[value] = result
@@ -109,16 +151,49 @@ class FunctionTranslator:
         elif isinstance(op, kirl.AccumulateOp):
             self.accumulate_column(op)
             return
-        elif isinstance(op, kirl.AccInitOp | kirl.AccUpdateOp | kirl.AccCombineOp | kirl.AccFinalizeOp):
+        elif isinstance(
+            op,
+            kirl.AccInitOp
+            | kirl.AccUpdateOp
+            | kirl.AccCombineOp
+            | kirl.AccReduceLanesOp
+            | kirl.AccFinalizeOp,
+        ):
             result = self.accumulate(op)
         elif isinstance(op, ConstantOp):
             em = self.emitter(op.result.type.element_type)
             result = [em.constant(v) for v in op.values]
         else:
-            rule = rule_for(op)
-            em = self.emitter(op.results[0].type.element_type)
-            result = rule.lower(em, *(self.values[v] for v in op.operands), **op.attribute_values)
+            result = self.formula_op(op)
         self.values[op.results[0]] = result
+
+    def formula_op(self, op: Operation) -> list[ir.Value]:
+        """A kir op by its rule; with lanes when an operand has them."""
+        rule = rule_for(op)
+        operands = [self.values[v] for v in op.operands]
+        lanes = 1
+        if any(v in self.laned for v in op.operands):
+            lanes = self.lane_loop.lanes
+            operands = [
+                entries if v in self.laned else [self.broadcast(e, lanes) for e in entries]
+                for v, entries in zip(op.operands, operands, strict=True)
+            ]
+            self.laned.add(op.results[0])
+        em = self.emitter(op.results[0].type.element_type, lanes)
+        return rule.lower(em, *operands, **op.attribute_values)
+
+    def broadcast(self, value: ir.Value, lanes: int) -> ir.Value:
+        """`value` in every one of `lanes` lanes."""
+        vector = ir.VectorType(value.type, lanes)
+        single = self.builder.insert_element(ir.Constant(vector, None), value, ir.Constant(ir.IntType(32), 0))
+        mask = ir.Constant(ir.VectorType(ir.IntType(32), lanes), [0] * lanes)
+        return self.builder.shuffle_vector(single, ir.Constant(vector, None), mask)
+
+    def lane_indices(self) -> ir.Value:
+        """The reduced index of each lane: %j + l."""
+        lane_loop = self.lane_loop
+        steps = ir.Constant(ir.VectorType(I64, lane_loop.lanes), list(range(lane_loop.lanes)))
+        return self.builder.add(self.broadcast(lane_loop.counter, lane_loop.lanes), steps)
 
     def translate_loop(self, loop: scf.ForOp) -> list[Any]:
         """An scf.for as header/body/exit blocks; carried values become phi nodes."""
@@ -144,9 +219,15 @@ class FunctionTranslator:
         block_args = loop.body.block.args
         self.values[block_args[0]] = counter
         carried = _unflatten(initial, list(phis))
-        for arg, value in zip(block_args[1:], carried, strict=True):
+        for arg, init, value in zip(block_args[1:], loop.iter_args, carried, strict=True):
             self.values[arg] = value
+            if init in self.laned:
+                self.laned.add(arg)
+        outer_lane_loop = self.lane_loop
+        if "kirl.lanes" in loop.attributes:
+            self.lane_loop = LaneLoop(block_args[0], counter, upper, loop.attributes["kirl.lanes"].value.data)
         yielded = self.translate_block(loop.body.block)
+        self.lane_loop = outer_lane_loop
         latch = b.block
         counter.add_incoming(b.add(counter, step), latch)
         for phi, value in zip(phis, _flatten(yielded), strict=True):
@@ -154,6 +235,9 @@ class FunctionTranslator:
         b.branch(header)
 
         b.position_at_end(exit_block)
+        for result, init in zip(loop.results, loop.iter_args, strict=True):
+            if init in self.laned:
+                self.laned.add(result)
         return _unflatten(initial, list(phis))
 
     def _pointer(self, table: ir.Value, kind: str, position: int) -> ir.Value:
@@ -166,52 +250,139 @@ class FunctionTranslator:
                 self._pointers[key] = self.builder.load(slot, typ=PTR)
         return self._pointers[key]
 
-    def _row_entries(self, pointer: ir.Value, row: ir.Value | None, vec: VecType) -> list[ir.Value]:
-        """Pointers to the entries of `row` (row 0 when None) of a (rows, dim) buffer."""
-        b, dim, entry_type = self.builder, vec.size, _llvm_type(vec)
-        start = ir.Constant(I64, 0) if row is None else b.mul(row, ir.Constant(I64, dim))
+    def _row_entries(
+        self,
+        pointer: ir.Value,
+        row: ir.Value | None,
+        dim: int,
+        width: int,
+        first: ir.Value | None,
+        etype: ir.Type,
+    ) -> list[ir.Value]:
+        """Pointers to entries first .. first + dim - 1 of `row` (row 0 when None) of a
+        (rows, width) buffer."""
+        b = self.builder
+        start = ir.Constant(I64, 0) if row is None else b.mul(row, ir.Constant(I64, width))
+        if first is not None:
+            start = b.add(start, first)
         return [
-            b.gep(pointer, [b.add(start, ir.Constant(I64, k))], inbounds=True, source_etype=entry_type)
+            b.gep(pointer, [b.add(start, ir.Constant(I64, k))], inbounds=True, source_etype=etype)
             for k in range(dim)
         ]
 
+    def _lane_entries(
+        self, pointer: ir.Value, dim: int, width: int, first: ir.Value | None, etype: ir.Type
+    ) -> list[ir.Value]:
+        """Pointers to entry k (k = first, first + 1, ...) of rows %j .. %j + lanes - 1 of a
+        buffer in lane groups: (rows / lanes, width, lanes), one group's rows contiguous."""
+        b, lanes = self.builder, self.lane_loop.lanes
+        group = b.mul(self.lane_loop.counter, ir.Constant(I64, width))
+        addresses = []
+        for k in range(dim):
+            entry = ir.Constant(I64, k) if first is None else b.add(first, ir.Constant(I64, k))
+            offset = b.add(group, b.mul(entry, ir.Constant(I64, lanes)))
+            addresses.append(b.gep(pointer, [offset], inbounds=True, source_etype=etype))
+        return addresses
+
+    def _at_lanes(self, row: SSAValue | None) -> bool:
+        return self.lane_loop is not None and row is self.lane_loop.index
+
     def load(self, op: kirl.LoadOp) -> list[ir.Value]:
         vec = op.result.type
+        etype = _llvm_type(vec)
         pointer = self._pointer(self.args, "arg", op.position)
+        first = None if op.offset is None else self.values[op.offset]
+        if self._at_lanes(op.row):
+            self.laned.add(op.result)
+            vector = ir.VectorType(etype, self.lane_loop.lanes)
+            return [
+                self.builder.load(p, typ=vector, align=4 if isinstance(etype, ir.FloatType) else 8)
+                for p in self._lane_entries(pointer, vec.size, op.width, first, etype)
+            ]
         row = None if op.row is None else self.values[op.row]
-        return [self.builder.load(p, typ=_llvm_type(vec)) for p in self._row_entries(pointer, row, vec)]
+        return [
+            self.builder.load(p, typ=etype)
+            for p in self._row_entries(pointer, row, vec.size, op.width, first, etype)
+        ]
 
     def store(self, op: kirl.StoreOp) -> None:
         pointer = self._pointer(self.outs, "out", op.position)
         entries = self.values[op.value]
-        for address, entry in zip(
-            self._row_entries(pointer, self.values[op.row], op.value.type), entries, strict=True
-        ):
+        vec = op.value.type
+        addresses = self._row_entries(pointer, self.values[op.row], vec.size, vec.size, None, _llvm_type(vec))
+        for address, entry in zip(addresses, entries, strict=True):
             self.builder.store(entry, address)
 
     def accumulate_column(self, op: kirl.AccumulateOp) -> None:
+        b = self.builder
         pointer = self._pointer(self.outs, "out", op.position)
         vec = op.value.type
-        em = self.emitter(vec.element_type)
-        addresses = self._row_entries(pointer, self.values[op.row], vec)
-        for address, entry in zip(addresses, self.values[op.value], strict=True):
-            self.builder.store(em.add(self.builder.load(address, typ=_llvm_type(vec)), entry), address)
+        entries = self.values[op.value]
+        if self._at_lanes(op.row):
+            lanes = self.lane_loop.lanes
+            if op.value not in self.laned:
+                entries = [self.broadcast(e, lanes) for e in entries]
+            addresses = self._lane_entries(pointer, vec.size, vec.size, None, DOUBLE)
+            value_type = ir.VectorType(DOUBLE, lanes)
+        else:
+            addresses = self._row_entries(pointer, self.values[op.row], vec.size, vec.size, None, DOUBLE)
+            value_type = DOUBLE
+        for address, entry in zip(addresses, entries, strict=True):
+            if entry.type != value_type:
+                entry = b.fpext(entry, value_type)
+            b.store(b.fadd(b.load(address, typ=value_type, align=8), entry), address, align=8)
 
     def accumulate(self, op: Operation) -> Any:
-        acc_type: AccType = (op.acc if isinstance(op, kirl.AccFinalizeOp) else op.result).type
+        acc_type: AccType = (
+            op.acc if isinstance(op, kirl.AccFinalizeOp | kirl.AccReduceLanesOp) else op.result
+        ).type
         spec = ReductionSpec(acc_type.kind.data, acc_type.dim.data, acc_type.weight.data, acc_type.k.data)
         rule = REDUCTION_RULES[spec.kind]
-        em = self.emitter(acc_type.element_type)
+        lanes = acc_type.lanes.data
+        em = self.emitter(acc_type.element_type, lanes)
         if isinstance(op, kirl.AccInitOp):
             return rule.init(em, spec)
         if isinstance(op, kirl.AccUpdateOp):
-            value, *weight = (self.values[v] for v in op.values)
-            return rule.update(
-                em, spec, self.values[op.acc], value, weight[0] if weight else None, self.values[op.index]
-            )
+            return self.update(op, rule, spec, em)
         if isinstance(op, kirl.AccCombineOp):
             return rule.combine(em, spec, self.values[op.earlier], self.values[op.later])
+        if isinstance(op, kirl.AccReduceLanesOp):
+            return self.reduce_lanes(rule, spec, acc_type, self.values[op.acc])
         return rule.finalize(em, spec, self.values[op.acc])
+
+    def update(self, op: kirl.AccUpdateOp, rule: Any, spec: ReductionSpec, em: LLVMEmitter) -> Any:
+        state = self.values[op.acc]
+        value, *weight = (self.values[v] for v in op.values)
+        if em.lanes == 1:
+            return rule.update(em, spec, state, value, weight[0] if weight else None, self.values[op.index])
+        value, *weight = (
+            entries if v in self.laned else [self.broadcast(e, em.lanes) for e in entries]
+            for v, entries in zip(op.values, (value, *weight), strict=True)
+        )
+        indices = self.lane_indices()
+        updated = rule.update(em, spec, state, value, weight[0] if weight else None, indices)
+        # Lanes past the loop's end (the last, partial group of indices) keep their state.
+        inside = self.builder.icmp_signed("<", indices, self.broadcast(self.lane_loop.upper, em.lanes))
+        return _unflatten(
+            updated,
+            [
+                em.select(inside, new, old)
+                for new, old in zip(_flatten(updated), _flatten(state), strict=True)
+            ],
+        )
+
+    def reduce_lanes(self, rule: Any, spec: ReductionSpec, acc_type: AccType, state: Any) -> Any:
+        """One state from the lanes' states, folded in lane order."""
+        em = self.emitter(acc_type.element_type)
+        leaves = _flatten(state)
+        lanes = [
+            _unflatten(state, [self.builder.extract_element(leaf, ir.Constant(I64, lane)) for leaf in leaves])
+            for lane in range(acc_type.lanes.data)
+        ]
+        folded = lanes[0]
+        for lane_state in lanes[1:]:
+            folded = rule.combine(em, spec, folded, lane_state)
+        return folded
 
 
 def to_llvm_module(module: ModuleOp, triple: str = "", data_layout: str = "") -> ir.Module:

@@ -1,33 +1,43 @@
 """The `kir.emitter.Emitter` instruction set over llvmlite's IRBuilder, for the host CPU.
 
-Entries are LLVM scalars of the kernel's float type (or i64 for indices). Math functions are
-LLVM intrinsics (llvm.exp, llvm.atan2, ...), which LLVM lowers to instructions (sqrt, floor,
-fabs) or to calls of the C library that the JIT resolves in the process.
+Entries are LLVM scalars of the kernel's float type (or i64 for indices), or, with `lanes` >
+1, SIMD vectors of that many lanes (one per reduced index). Math functions are LLVM
+intrinsics (llvm.exp, llvm.atan2, ...), which LLVM lowers to instructions (sqrt, floor, fabs)
+or to calls of the C library that the JIT resolves in the process; on vectors, exp is kir's
+own (backends/cpu/vector_math.py) since LLVM would call the scalar library once per lane.
+`mul_add` may become a fused multiply-add (one rounding); nothing else is contracted.
 """
 
 from __future__ import annotations
 
 from llvmlite import ir
 
+from kir.backends.cpu import vector_math
 from kir.emitter import MATH_FUNCTIONS
 
 I1 = ir.IntType(1)
 I64 = ir.IntType(64)
+CONTRACT = ("contract",)
 
 
 class LLVMEmitter:
-    """Scalar arithmetic in `float_type` appended through `builder`."""
+    """Arithmetic in `float_type` (`lanes` at a time) appended through `builder`."""
 
-    def __init__(self, builder: ir.IRBuilder, float_type: ir.Type):
+    def __init__(self, builder: ir.IRBuilder, float_type: ir.Type, lanes: int = 1):
         self.builder = builder
-        self.float_type = float_type
+        self.scalar_type = float_type
+        self.lanes = lanes
+        self.float_type = float_type if lanes == 1 else ir.VectorType(float_type, lanes)
+        self.index_type = I64 if lanes == 1 else ir.VectorType(I64, lanes)
         self._module = builder.module
 
     def constant(self, value: float) -> ir.Value:
-        return ir.Constant(self.float_type, float(value))
+        if self.lanes == 1:
+            return ir.Constant(self.float_type, float(value))
+        return ir.Constant(self.float_type, [float(value)] * self.lanes)
 
     def index_constant(self, value: int) -> ir.Value:
-        return ir.Constant(I64, value)
+        return ir.Constant(self.index_type, value if self.lanes == 1 else [value] * self.lanes)
 
     def add(self, a: ir.Value, b: ir.Value) -> ir.Value:
         return self.builder.fadd(a, b)
@@ -38,6 +48,10 @@ class LLVMEmitter:
     def mul(self, a: ir.Value, b: ir.Value) -> ir.Value:
         return self.builder.fmul(a, b)
 
+    def mul_add(self, a: ir.Value, b: ir.Value, c: ir.Value) -> ir.Value:
+        # `contract` lets LLVM fuse this pair (and only this pair) into one fma instruction.
+        return self.builder.fadd(self.builder.fmul(a, b, flags=CONTRACT), c, flags=CONTRACT)
+
     def div(self, a: ir.Value, b: ir.Value) -> ir.Value:
         return self.builder.fdiv(a, b)
 
@@ -47,8 +61,17 @@ class LLVMEmitter:
     def math(self, name: str, *args: ir.Value) -> ir.Value:
         if MATH_FUNCTIONS.get(name) != len(args):
             raise ValueError(f"unknown math function {name} of {len(args)} argument(s)")
-        signature = ir.FunctionType(self.float_type, [self.float_type] * len(args))
-        function = self._module.declare_intrinsic(f"llvm.{name}", [self.float_type], signature)
+        if self.lanes == 1:
+            signature = ir.FunctionType(self.float_type, [self.float_type] * len(args))
+            function = self._module.declare_intrinsic(f"llvm.{name}", [self.float_type], signature)
+            return self.builder.call(function, list(args))
+        if name == "exp":
+            return vector_math.exp(self.builder, args[0])
+        suffix = f"v{self.lanes}{'f32' if isinstance(self.scalar_type, ir.FloatType) else 'f64'}"
+        full_name = f"llvm.{name}.{suffix}"
+        function = self._module.globals.get(full_name) or ir.Function(
+            self._module, ir.FunctionType(self.float_type, [self.float_type] * len(args)), full_name
+        )
         return self.builder.call(function, list(args))
 
     def less(self, a: ir.Value, b: ir.Value) -> ir.Value:
@@ -78,6 +101,9 @@ class LLVMEmitter:
     def index_equal(self, a: ir.Value, b: ir.Value) -> ir.Value:
         return self.builder.icmp_signed("==", a, b)
 
+    def index_less(self, a: ir.Value, b: ir.Value) -> ir.Value:
+        return self.builder.icmp_signed("<", a, b)
+
     def logical_and(self, a: ir.Value, b: ir.Value) -> ir.Value:
         return self.builder.and_(a, b)
 
@@ -85,7 +111,12 @@ class LLVMEmitter:
         return self.builder.or_(a, b)
 
     def logical_not(self, a: ir.Value) -> ir.Value:
-        return self.builder.xor(a, ir.Constant(I1, 1))
+        true = (
+            ir.Constant(I1, 1)
+            if self.lanes == 1
+            else ir.Constant(ir.VectorType(I1, self.lanes), [1] * self.lanes)
+        )
+        return self.builder.xor(a, true)
 
     def select(self, condition: ir.Value, if_true: ir.Value, if_false: ir.Value) -> ir.Value:
         return self.builder.select(condition, if_true, if_false)

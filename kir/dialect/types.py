@@ -136,7 +136,8 @@ class AccType(ParametrizedAttribute, TypeAttribute):
 
     `dim` is the reduced formula's dimension, `weight` the weight formula's (0: none), `k` the K
     of the K-min family (0: none), `lanes` the number of SIMD lanes holding one partial state
-    each (1: scalar; `kirl.acc_reduce_lanes` folds lanes into one state). What the state holds (a sum; a running max and scaled sums;
+    each (1: scalar; `kirl.acc_reduce_lanes` folds lanes into one state). What the state
+    holds (a sum; a running max and scaled sums;
     the K best values and their indices) is the reduction rule's business (kir.reductions), so
     the loop level carries any reduction unchanged.
     """

@@ -49,9 +49,20 @@ def _squares(em: Emitter, x: Entries) -> Entries:
     return [em.mul(v, v) for v in x]
 
 
+def sum_squares(em: Emitter, x: Entries) -> Value:
+    """The sum of the squares of `x`, pairs of squares fused into multiply-adds (squares are
+    >= 0: rounding once instead of twice changes no infinity, NaN or sign)."""
+    if len(x) == 1:
+        return em.mul(x[0], x[0])
+    terms = [em.mul_add(x[k], x[k], em.mul(x[k + 1], x[k + 1])) for k in range(0, len(x) - 1, 2)]
+    if len(x) % 2:
+        terms.append(em.mul(x[-1], x[-1]))
+    return sum_entries(em, terms)
+
+
 def _lower_sqdist(em: Emitter, a: Entries, b: Entries) -> Entries:
     differences = [em.sub(u, v) for u, v in zip(a, b, strict=True)]
-    return [sum_entries(em, _squares(em, differences))]
+    return [sum_squares(em, differences)]
 
 
 def _lower_scalprod(em: Emitter, a: Entries, b: Entries) -> Entries:
@@ -93,7 +104,7 @@ def _extreme_reference(x: np.ndarray, largest: bool) -> np.ndarray:
 
 
 def _lower_normalize(em: Emitter, x: Entries) -> Entries:
-    squared = sum_entries(em, _squares(em, x))
+    squared = sum_squares(em, x)
     inverse = em.div(em.constant(1.0), em.math("sqrt", squared))
     scale = em.select(em.equal(squared, em.constant(0.0)), em.constant(0.0), inverse)
     return [em.mul(scale, v) for v in x]
@@ -108,7 +119,7 @@ def _lower_weighted(em: Emitter, s: Entries, x: Entries) -> Value:
     """KeOps' WeightedSqNorm: isotropic, diagonal or full (row-major D x D) weights."""
     dim = len(x)
     if len(s) == 1:
-        return em.mul(s[0], sum_entries(em, _squares(em, x)))
+        return em.mul(s[0], sum_squares(em, x))
     if len(s) == dim:
         return sum_entries(em, [em.mul(w, q) for w, q in zip(s, _squares(em, x), strict=True)])
     return sum_entries(
@@ -488,13 +499,13 @@ RULES: dict[type, OpRule] = {
     ops.Norm2Op: OpRule(
         "Norm2",
         lambda x: np.sqrt(keep_dims_sum(np.square(x))),
-        lambda em, x: [em.math("sqrt", sum_entries(em, _squares(em, x)))],
+        lambda em, x: [em.math("sqrt", sum_squares(em, x))],
         vjp=lambda a, out, g: [g * apply(ops.NormalizeOp, a[0])],  # Normalize(0) = 0: Norm2'(0) = 0
     ),
     ops.SqNorm2Op: OpRule(
         "SqNorm2",
         lambda x: keep_dims_sum(np.square(x)),
-        lambda em, x: [sum_entries(em, _squares(em, x))],
+        lambda em, x: [sum_squares(em, x)],
         vjp=lambda a, out, g: [g * (2 * a[0])],
     ),
     ops.NormalizeOp: OpRule("Normalize", _normalize_reference, _lower_normalize, vjp=_vjp_normalize),
@@ -520,7 +531,7 @@ RULES: dict[type, OpRule] = {
     ops.SqNormIsoOp: OpRule(
         "SqNormIso",
         lambda s, x: s * keep_dims_sum(np.square(x)),
-        lambda em, s, x: [em.mul(s[0], sum_entries(em, _squares(em, x)))],
+        lambda em, s, x: [em.mul(s[0], sum_squares(em, x))],
         vjp=lambda a, out, g: [g * apply(ops.SqNorm2Op, a[1]), g * a[0] * (2 * a[1])],
     ),
     ops.SymSqNormOp: OpRule(

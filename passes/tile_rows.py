@@ -1,0 +1,188 @@
+"""kir-tile-rows: compute `rows` output rows per iteration, sharing the reduced index's work.
+
+The loop over output rows steps by `rows` (marked `kirl.rows`); its body is unrolled `rows`
+times and jammed: what depends on the output row (its loads, its formula values, its
+reduction states, the loops carrying them) is computed once per row of the tile, while what
+depends only on the reduced index (the loads of y_j and the j-only part of the formula) is
+computed once for all of them. This is register blocking: each y_j brought into registers
+serves `rows` output rows. Rows past the end of the range are clamped to the last row: their
+loads stay in bounds, their stores rewrite the last row with the same values, and their column
+sums are skipped (`scf.if`). A scheduling pass: results do not change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from xdsl.context import Context
+from xdsl.dialects import arith, scf
+from xdsl.dialects.builtin import IndexType, IntegerAttr, ModuleOp
+from xdsl.ir import Block, Operation, Region, SSAValue
+from xdsl.passes import ModulePass
+from xdsl.rewriter import InsertPoint, Rewriter
+from xdsl.utils.exceptions import PassFailedException
+
+from kir.dialect import loops as kirl
+from kir.passes.vectorize import row_loop
+
+Mapping = dict[SSAValue, SSAValue]
+
+
+def row_dependent(loop: scf.ForOp) -> set[SSAValue]:
+    """Values of `loop`'s body that depend on its index: operands, or loops using such values."""
+    dependent: set[SSAValue] = {loop.body.block.args[0]}
+    changed = True
+    while changed:
+        changed = False
+        for op in loop.body.walk():
+            if op is loop:
+                continue
+            uses = any(o in dependent for o in op.operands)
+            if isinstance(op, scf.ForOp):
+                uses = uses or any(o in dependent for inner in op.body.walk() for o in inner.operands)
+            if uses:
+                new = set(op.results) | (set(op.body.block.args[1:]) if isinstance(op, scf.ForOp) else set())
+                if not new <= dependent:
+                    dependent |= new
+                    changed = True
+    return dependent
+
+
+@dataclass
+class Jam:
+    """Unroll-and-jam of one row loop body into `rows` copies."""
+
+    rows: int
+    dependent: set[SSAValue]
+    valid: list[SSAValue | None]
+
+    def copy(
+        self, ops: list[Operation], maps: list[Mapping], into: Block, slots: tuple[SSAValue, ...] = ()
+    ) -> None:
+        """Append to `into` the copies of `ops` (their operands mapped by `maps`); `slots` are
+        the carried values of the loop whose body this is."""
+        for op in ops:
+            if isinstance(op, scf.YieldOp):
+                values = [
+                    maps[r].get(v, v)
+                    for v, slot in zip(op.operands, slots, strict=True)
+                    for r in self._copies(slot)
+                ]
+                into.add_op(scf.YieldOp(*values))
+            elif not self._depends(op):
+                new = op.clone(value_mapper=dict(maps[0]))
+                into.add_op(new)
+                for mapping in maps:
+                    mapping.update(zip(op.results, new.results, strict=True))
+            elif isinstance(op, scf.ForOp):
+                self.copy_loop(op, maps, into)
+            else:
+                for r, mapping in enumerate(maps):
+                    new = op.clone(value_mapper=dict(mapping))
+                    if isinstance(op, kirl.AccumulateOp) and self.valid[r] is not None:
+                        # A clamped row repeats the last one: its column sums must not count twice.
+                        guarded = scf.IfOp(self.valid[r], [], Region(Block([new, scf.YieldOp()])))
+                        into.add_op(guarded)
+                    else:
+                        into.add_op(new)
+                    mapping.update(zip(op.results, new.results, strict=True))
+
+    def _depends(self, op: Operation) -> bool:
+        # A column sum is added once per pair, so once per row even when its value is not
+        # the row's; a store writes the row's output.
+        return (
+            isinstance(op, kirl.AccumulateOp)
+            or any(r in self.dependent for r in op.results)
+            or any(o in self.dependent for o in op.operands)
+        )
+
+    def _copies(self, value: SSAValue) -> range:
+        return range(self.rows) if value in self.dependent else range(1)
+
+    def copy_loop(self, loop: scf.ForOp, maps: list[Mapping], into: Block) -> None:
+        """One loop carrying every copy's states."""
+        bounds = [maps[0].get(v, v) for v in (loop.lb, loop.ub, loop.step)]
+        block_args = loop.body.block.args
+        initial = [
+            maps[r].get(v, v)
+            for v, slot in zip(loop.iter_args, block_args[1:], strict=True)
+            for r in self._copies(slot)
+        ]
+        body = Block(arg_types=[block_args[0].type, *(v.type for v in initial)])
+        body.args[0].name_hint = block_args[0].name_hint
+        inner_maps = [dict(m) for m in maps]
+        for mapping in inner_maps:
+            mapping[block_args[0]] = body.args[0]
+        position = 1
+        for arg in block_args[1:]:
+            for r in self._copies(arg):
+                inner_maps[r][arg] = body.args[position]
+                body.args[position].name_hint = arg.name_hint
+                position += 1
+            if arg not in self.dependent:
+                for mapping in inner_maps[1:]:
+                    mapping[arg] = inner_maps[0][arg]
+        self.copy(list(loop.body.block.ops), inner_maps, body, tuple(block_args[1:]))
+        new = scf.ForOp(*bounds, initial, Region(body))
+        new.attributes.update(loop.attributes)
+        into.add_op(new)
+        position = 0
+        for result in loop.results:
+            for r in self._copies(result):
+                maps[r][result] = new.results[position]
+                new.results[position].name_hint = result.name_hint
+                position += 1
+            if result not in self.dependent:
+                for mapping in maps[1:]:
+                    mapping[result] = maps[0][result]
+
+
+def tile_rows(func: kirl.FuncOp, rows: int) -> None:
+    """Tile the row loop of `func` by `rows` rows."""
+    loop = row_loop(func)
+    if loop is None or "kirl.rows" in loop.attributes:
+        return
+    index = IndexType()
+    end = func.body.block.args[1]
+    one, tile = (arith.ConstantOp.from_int_and_width(v, index) for v in (1, rows))
+    last = arith.SubiOp(end, one)
+    last.result.name_hint = "last"
+    Rewriter.insert_op([one, tile, last], InsertPoint.before(loop))
+
+    body = Block(arg_types=[index])
+    first = body.args[0]
+    first.name_hint = "i0" if loop.body.block.args[0].name_hint == "i" else "row0"
+    maps: list[Mapping] = [{loop.body.block.args[0]: first}]
+    valid: list[SSAValue | None] = [None]
+    for r in range(1, rows):
+        offset = arith.ConstantOp.from_int_and_width(r, index)
+        row = arith.AddiOp(first, offset)
+        clamped = arith.MinUIOp(row, last)
+        inside = arith.CmpiOp(row, end, "ult")
+        body.add_ops([offset, row, clamped, inside])
+        clamped.result.name_hint = f"row{r}"
+        maps.append({loop.body.block.args[0]: clamped.result})
+        valid.append(inside.result)
+    jam = Jam(rows, row_dependent(loop), valid)
+    jam.copy(list(loop.body.block.ops), maps, body)
+    new = scf.ForOp(loop.lb, loop.ub, tile.result, [], Region(body))
+    new.attributes.update(loop.attributes)
+    new.attributes["kirl.rows"] = IntegerAttr(rows, index)
+    Rewriter.replace_op(loop, new)
+
+
+@dataclass(frozen=True)
+class TileRows(ModulePass):
+    """Compute `rows` output rows per iteration of the row loop (1: leave it)."""
+
+    name = "kir-tile-rows"
+
+    rows: int = 4
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        if self.rows < 1:
+            raise PassFailedException(f"kir-tile-rows: rows must be >= 1, got {self.rows}")
+        if self.rows == 1:
+            return
+        for func in [f for f in op.walk() if isinstance(f, kirl.FuncOp)]:
+            tile_rows(func, self.rows)
