@@ -5,9 +5,10 @@ times and jammed: what depends on the output row (its loads, its formula values,
 reduction states, the loops carrying them) is computed once per row of the tile, while what
 depends only on the reduced index (the loads of y_j and the j-only part of the formula) is
 computed once for all of them. This is register blocking: each y_j brought into registers
-serves `rows` output rows. Rows past the end of the range are clamped to the last row: their
-loads stay in bounds, their stores rewrite the last row with the same values, and their column
-sums are skipped (`scf.if`). A scheduling pass: results do not change.
+serves `rows` output rows. The rows of a tile add their column sums
+(`kirl.accumulate`) together before updating the column once. The rows left over when the
+range is not a multiple of `rows` run one at a time in the original loop, after the tiles. A
+scheduling pass: results do not change beyond the order of additions.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from xdsl.rewriter import InsertPoint, Rewriter
 from xdsl.utils.exceptions import PassFailedException
 
 from kir.dialect import loops as kirl
+from kir.dialect.formula import AddOp
 from kir.passes.vectorize import row_loop
 
 Mapping = dict[SSAValue, SSAValue]
@@ -54,7 +56,6 @@ class Jam:
 
     rows: int
     dependent: set[SSAValue]
-    valid: list[SSAValue | None]
 
     def copy(
         self, ops: list[Operation], maps: list[Mapping], into: Block, slots: tuple[SSAValue, ...] = ()
@@ -76,15 +77,20 @@ class Jam:
                     mapping.update(zip(op.results, new.results, strict=True))
             elif isinstance(op, scf.ForOp):
                 self.copy_loop(op, maps, into)
+            elif isinstance(op, kirl.AccumulateOp):
+                # The rows of the tile add to the same column: add their values first, then
+                # update the column once.
+                values = [m.get(op.value, op.value) for m in maps]
+                total = values[0]
+                for value in values[1:]:
+                    added = AddOp(total, value)
+                    into.add_op(added)
+                    total = added.results[0]
+                into.add_op(kirl.AccumulateOp(total, op.position, maps[0].get(op.row, op.row)))
             else:
-                for r, mapping in enumerate(maps):
+                for mapping in maps:
                     new = op.clone(value_mapper=dict(mapping))
-                    if isinstance(op, kirl.AccumulateOp) and self.valid[r] is not None:
-                        # A clamped row repeats the last one: its column sums must not count twice.
-                        guarded = scf.IfOp(self.valid[r], [], Region(Block([new, scf.YieldOp()])))
-                        into.add_op(guarded)
-                    else:
-                        into.add_op(new)
+                    into.add_op(new)
                     mapping.update(zip(op.results, new.results, strict=True))
 
     def _depends(self, op: Operation) -> bool:
@@ -138,37 +144,36 @@ class Jam:
 
 
 def tile_rows(func: kirl.FuncOp, rows: int) -> None:
-    """Tile the row loop of `func` by `rows` rows."""
+    """Tile the row loop of `func` by `rows` rows; the remaining rows run one by one."""
     loop = row_loop(func)
     if loop is None or "kirl.rows" in loop.attributes:
         return
     index = IndexType()
-    end = func.body.block.args[1]
-    one, tile = (arith.ConstantOp.from_int_and_width(v, index) for v in (1, rows))
-    last = arith.SubiOp(end, one)
-    last.result.name_hint = "last"
-    Rewriter.insert_op([one, tile, last], InsertPoint.before(loop))
+    tile = arith.ConstantOp.from_int_and_width(rows, index)
+    count = arith.SubiOp(loop.ub, loop.lb)
+    remainder = arith.RemUIOp(count, tile)
+    full_end = arith.SubiOp(loop.ub, remainder)
+    full_end.result.name_hint = "tiles_end"
+    Rewriter.insert_op([tile, count, remainder, full_end], InsertPoint.before(loop))
 
     body = Block(arg_types=[index])
     first = body.args[0]
     first.name_hint = "i0" if loop.body.block.args[0].name_hint == "i" else "row0"
     maps: list[Mapping] = [{loop.body.block.args[0]: first}]
-    valid: list[SSAValue | None] = [None]
     for r in range(1, rows):
         offset = arith.ConstantOp.from_int_and_width(r, index)
         row = arith.AddiOp(first, offset)
-        clamped = arith.MinUIOp(row, last)
-        inside = arith.CmpiOp(row, end, "ult")
-        body.add_ops([offset, row, clamped, inside])
-        clamped.result.name_hint = f"row{r}"
-        maps.append({loop.body.block.args[0]: clamped.result})
-        valid.append(inside.result)
-    jam = Jam(rows, row_dependent(loop), valid)
-    jam.copy(list(loop.body.block.ops), maps, body)
-    new = scf.ForOp(loop.lb, loop.ub, tile.result, [], Region(body))
-    new.attributes.update(loop.attributes)
-    new.attributes["kirl.rows"] = IntegerAttr(rows, index)
-    Rewriter.replace_op(loop, new)
+        body.add_ops([offset, row])
+        row.result.name_hint = f"row{r}"
+        maps.append({loop.body.block.args[0]: row.result})
+    Jam(rows, row_dependent(loop)).copy(list(loop.body.block.ops), maps, body)
+    tiled = scf.ForOp(loop.lb, full_end.result, tile.result, [], Region(body))
+    tiled.attributes.update(loop.attributes)
+    tiled.attributes["kirl.rows"] = IntegerAttr(rows, index)
+    Rewriter.insert_op(tiled, InsertPoint.before(loop))
+    # The last (end - begin) % rows rows: the untiled loop, from the end of the tiles.
+    loop.operands[0] = full_end.result
+    loop.attributes["kirl.rows"] = IntegerAttr(1, index)
 
 
 @dataclass(frozen=True)

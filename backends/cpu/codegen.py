@@ -127,6 +127,8 @@ class FunctionTranslator:
             result = b.add(self.values[op.lhs], self.values[op.rhs])
         elif isinstance(op, arith.SubiOp):
             result = b.sub(self.values[op.lhs], self.values[op.rhs])
+        elif isinstance(op, arith.RemUIOp):
+            result = b.urem(self.values[op.lhs], self.values[op.rhs])
         elif isinstance(op, arith.MinUIOp):
             lhs, rhs = self.values[op.lhs], self.values[op.rhs]
             result = b.select(b.icmp_unsigned("<", lhs, rhs), lhs, rhs)

@@ -2,34 +2,35 @@
 // RUN: kir-opt %s -p 'kir-tile-rows{rows=2},kir-tile-rows{rows=2}' | filecheck %s
 // RUN: kir-opt %s -p 'kir-tile-rows{rows=3},cse' | filecheck %s --check-prefix=THREE
 
-// kir-tile-rows: the row loop steps by `rows` (marked {kirl.rows}); its body is unrolled and
-// jammed: what depends on the row (x_i, the states, the sqdist) is computed per row of the
-// tile, what depends only on j (y_j, its norm) once for all rows. A row past the end is the
-// last row again (minui with %end - 1): its store rewrites the same value, its column sum is
-// skipped (scf.if on the unclamped row < %end). Twice the pass = once (second RUN line).
+// kir-tile-rows: the row loop runs over whole tiles of `rows` rows (marked {kirl.rows}); its
+// body is unrolled and jammed: what depends on the row (x_i, the states, the sqdist) is
+// computed per row of the tile, what depends only on j (y_j, its norm) once for all rows, and
+// the rows' column sums are added together before one kirl.accumulate. The (end - begin) %
+// rows rows left run one by one in the original loop, after the tiles (marked rows = 1).
+// Twice the pass = once (second RUN line).
 
 /// A value over j and a column sum over i, in one pass.
 // CHECK-LABEL: kirl.func @value_and_column_sum {
-// CHECK:         %[[LAST:.*]] = arith.subi %[[END:.*]], %{{.*}} : index
-// CHECK-NEXT:    scf.for %[[I0:.*]] = %{{.*}} to %[[END]] step %[[TWO:.*]] {
+// CHECK-NEXT:  ^bb0(%[[BEGIN:.*]]: index, %[[END:.*]]: index, %[[REDUCED:.*]]: index):
+// CHECK:         %[[TWO:.*]] = arith.constant 2 : index
+// CHECK-NEXT:    %[[COUNT:.*]] = arith.subi %[[END]], %[[BEGIN]] : index
+// CHECK-NEXT:    %[[LEFT:.*]] = arith.remui %[[COUNT]], %[[TWO]] : index
+// CHECK-NEXT:    %[[TILES_END:.*]] = arith.subi %[[END]], %[[LEFT]] : index
+// CHECK-NEXT:    scf.for %[[I0:.*]] = %[[BEGIN]] to %[[TILES_END]] step %[[TWO]] {
 // CHECK-NEXT:      %[[ONE:.*]] = arith.constant 1 : index
-// CHECK-NEXT:      %[[NEXT_ROW:.*]] = arith.addi %[[I0]], %[[ONE]] : index
-// CHECK-NEXT:      %[[ROW1:.*]] = arith.minui %[[NEXT_ROW]], %[[LAST]] : index
-// CHECK-NEXT:      %[[VALID1:.*]] = arith.cmpi ult, %[[NEXT_ROW]], %[[END]] : index
+// CHECK-NEXT:      %[[ROW1:.*]] = arith.addi %[[I0]], %[[ONE]] : index
 // CHECK-NEXT:      %[[X0:.*]] = kirl.load 0[%[[I0]]] : !kir.vec<3xf32, i>
 // CHECK-NEXT:      %[[X1:.*]] = kirl.load 0[%[[ROW1]]] : !kir.vec<3xf32, i>
 // CHECK-NEXT:      %[[INIT:.*]] = kirl.acc_init : !kirl.acc<sum, 1xf32>
-// CHECK-NEXT:      %[[ACC0:.*]], %[[ACC1:.*]] = scf.for %[[J:.*]] = %{{.*}} to %{{.*}} step %{{.*}} iter_args(%[[A0:.*]] = %[[INIT]], %[[A1:.*]] = %[[INIT]]) -> (!kirl.acc<sum, 1xf32>, !kirl.acc<sum, 1xf32>) {
+// CHECK-NEXT:      %[[ACC0:.*]], %[[ACC1:.*]] = scf.for %[[J:.*]] = %{{.*}} to %[[REDUCED]] step %{{.*}} iter_args(%[[A0:.*]] = %[[INIT]], %[[A1:.*]] = %[[INIT]]) -> (!kirl.acc<sum, 1xf32>, !kirl.acc<sum, 1xf32>) {
 // CHECK-NEXT:        %[[Y:.*]] = kirl.load 1[%[[J]]] : !kir.vec<3xf32, j>
 // CHECK-NEXT:        %[[NY:.*]] = kir.sqnorm2 %[[Y]] : !kir.vec<3xf32, j> -> !kir.vec<1xf32, j>
 // CHECK-NEXT:        %[[D0:.*]] = kir.sqdist %[[X0]], %[[Y]]
 // CHECK-NEXT:        %[[D1:.*]] = kir.sqdist %[[X1]], %[[Y]]
 // CHECK-NEXT:        %[[N0:.*]] = kirl.acc_update %[[A0]], %[[D0]] at %[[J]]
 // CHECK-NEXT:        %[[N1:.*]] = kirl.acc_update %[[A1]], %[[D1]] at %[[J]]
-// CHECK-NEXT:        kirl.accumulate %[[NY]], 1[%[[J]]] : !kir.vec<1xf32, j>
-// CHECK-NEXT:        scf.if %[[VALID1]] {
-// CHECK-NEXT:          kirl.accumulate %[[NY]], 1[%[[J]]] : !kir.vec<1xf32, j>
-// CHECK-NEXT:        }
+// CHECK-NEXT:        %[[BOTH:.*]] = kir.add %[[NY]], %[[NY]] : !kir.vec<1xf32, j>, !kir.vec<1xf32, j> -> !kir.vec<1xf32, j>
+// CHECK-NEXT:        kirl.accumulate %[[BOTH]], 1[%[[J]]] : !kir.vec<1xf32, j>
 // CHECK-NEXT:        scf.yield %[[N0]], %[[N1]] : !kirl.acc<sum, 1xf32>, !kirl.acc<sum, 1xf32>
 // CHECK-NEXT:      }
 // CHECK-NEXT:      %[[R0:.*]] = kirl.acc_finalize %[[ACC0]]
@@ -37,6 +38,10 @@
 // CHECK-NEXT:      kirl.store %[[R0]], 0[%[[I0]]] : !kir.vec<1xf32, i>
 // CHECK-NEXT:      kirl.store %[[R1]], 0[%[[ROW1]]] : !kir.vec<1xf32, i>
 // CHECK-NEXT:    } {kirl.rows = 2 : index}
+// CHECK-NEXT:    scf.for %[[I:.*]] = %[[TILES_END]] to %[[END]] step %{{.*}} {
+// CHECK-NEXT:      kirl.load 0[%[[I]]] : !kir.vec<3xf32, i>
+// CHECK:           kirl.accumulate %{{.*}}, 1[%{{.*}}] : !kir.vec<1xf32, j>
+// CHECK:         } {kirl.rows = 1 : index}
 
 /// Three rows: three sqdists and updates share one load of y_j.
 // THREE-LABEL: kirl.func @value_and_column_sum {
