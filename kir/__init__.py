@@ -20,10 +20,23 @@ from kir.errors import ArgumentError, FormulaError, KirError  # noqa: E402
 from kir.frontends.builder import FUNCTIONS as _FUNCTIONS  # noqa: E402
 from kir.frontends.builder import Pm, Vi, Vj  # noqa: E402
 from kir.kernel import Kernel, compile  # noqa: E402
+from kir.runtime.threads import get_num_threads, set_num_threads  # noqa: E402
 
 __version__ = "0.1.0"
 
-__all__ = ["ArgumentError", "FormulaError", "Kernel", "KirError", "Pm", "Vi", "Vj", "compile", "__version__"]
+__all__ = [
+    "ArgumentError",
+    "FormulaError",
+    "Kernel",
+    "KirError",
+    "Pm",
+    "Vi",
+    "Vj",
+    "compile",
+    "get_num_threads",
+    "set_num_threads",
+    "__version__",
+]
 
 
 def __getattr__(name: str):

@@ -119,9 +119,7 @@ def _ranked(smaller: bool, k_of: Callable[[ReductionSpec], int], output: str) ->
         # Slots are sorted best first; `new` goes before the first slot it strictly beats, so
         # ties keep the earlier index first and NaN (which beats nothing) never enters. When
         # `new` may come from an earlier index (`ordered` False), ties compare indices.
-        beats = [
-            better(em, new[0], slot[0]) if ordered else before(em, new, slot) for slot in slots
-        ]
+        beats = [better(em, new[0], slot[0]) if ordered else before(em, new, slot) for slot in slots]
         result = []
         for r, slot in enumerate(slots):
             incoming = (
