@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -73,6 +74,13 @@ class _Compiled:
     function: ctypes._CFuncPtr
     jit: object
     lanes: int
+
+
+CACHE_SIZE = 256
+"""Compiled kernels kept in memory per process (least recently used dropped first)."""
+
+_MACHINE_CODE: OrderedDict[tuple[str, tuple[str, ...]], _Compiled] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
 
 
 class Kernel:
@@ -212,13 +220,28 @@ class Kernel:
         from kir.backends.cpu.jit import JitModule
 
         module = self.module(dtype)
+        # Kernels built again from the same formula (a loop re-creating them, a LazyTensor per
+        # call) share machine code: the key is the formula-level IR, which holds the whole
+        # structure, the names and the dtype, plus the passes that lower it (the schedule's
+        # options included).
+        passes = formula_passes() + loop_passes(self.schedule(dtype))
+        key = (module_text(module), tuple(passes))
+        with _CACHE_LOCK:
+            if key in _MACHINE_CODE:
+                _MACHINE_CODE.move_to_end(key)
+                return _MACHINE_CODE[key]
         try:
-            run_passes(module, formula_passes() + loop_passes(self.schedule(dtype)), verify=False)
+            run_passes(module, passes, verify=False)
         except PassFailedException as error:  # e.g. a derivative the op table cannot give
             raise KirError(str(error)) from None
         funcs = [op for op in module.walk() if isinstance(op, kirl.FuncOp)]
         jit = JitModule(to_llvm_module(module))
-        return _Compiled(jit.function(self.name), jit, function_lanes(funcs[0]))
+        compiled = _Compiled(jit.function(self.name), jit, function_lanes(funcs[0]))
+        with _CACHE_LOCK:
+            _MACHINE_CODE[key] = compiled
+            while len(_MACHINE_CODE) > CACHE_SIZE:
+                _MACHINE_CODE.popitem(last=False)
+        return compiled
 
     def gradients(self, positions: tuple[int, ...]) -> list:
         """Kernels of the gradients with respect to the arguments `positions`, fused by reduced
