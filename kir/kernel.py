@@ -190,24 +190,17 @@ class Kernel:
 
         if self._schedule is not None:
             return self._schedule
+        # States held in registers: the reductions over the kernel's index (column sums are
+        # added to memory).
         specs = [
-            ReductionSpec(r.kind, t.size if r.kind != "sum" or r.axis == self.axis else 0, 0, r.k or 0)
-            for r, t in zip(self.reductions, self._formula_types(), strict=True)
+            ReductionSpec(r.kind, r.formula.dim, r.weight.dim if r.weight is not None else 0, r.k or 0)
+            for r in self.reductions
+            if r.axis == self.axis
         ]
-        specs = [
-            ReductionSpec(spec.kind, spec.dim, r.weight.dim if r.weight is not None else 0, spec.k)
-            for spec, r in zip(specs, self.reductions, strict=True)
-            if spec.dim
-        ]
-        schedule = Schedule()
+        chunk, threshold = Schedule.chunk, Schedule.chunk_threshold
         nodes = {id(n): n for r in self.reductions for root in r.roots for n in root.walk()}
-        pair_entries = sum(
-            min(n.dim, schedule.chunk) if n.dim >= schedule.chunk_threshold else n.dim for n in nodes.values()
-        )
+        pair_entries = sum(min(n.dim, chunk) if n.dim >= threshold else n.dim for n in nodes.values())
         return default_schedule(specs, np.dtype(DTYPES[dtype]).itemsize, pair_entries)
-
-    def _formula_types(self) -> list[VecType]:
-        return [VecType(r.formula.dim, f64, "ij") for r in self.reductions]
 
     def _compile(self, dtype: str) -> _Compiled:
         with self._lock:

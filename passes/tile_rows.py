@@ -13,6 +13,7 @@ scheduling pass: results do not change beyond the order of additions.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from xdsl.context import Context
@@ -105,6 +106,18 @@ class Jam:
     def _copies(self, value: SSAValue) -> range:
         return range(self.rows) if value in self.dependent else range(1)
 
+    def _bind(self, originals: Sequence[SSAValue], copies: Sequence[SSAValue], maps: list[Mapping]) -> None:
+        """Map each original carried value to its copies (one per row when it depends on the
+        row, else one shared by all rows), taken in order from `copies`."""
+        remaining = iter(copies)
+        for original in originals:
+            for r in self._copies(original):
+                maps[r][original] = copy = next(remaining)
+                copy.name_hint = original.name_hint
+            if original not in self.dependent:
+                for mapping in maps[1:]:
+                    mapping[original] = maps[0][original]
+
     def copy_loop(self, loop: scf.ForOp, maps: list[Mapping], into: Block) -> None:
         """One loop carrying every copy's states."""
         bounds = [maps[0].get(v, v) for v in (loop.lb, loop.ub, loop.step)]
@@ -119,28 +132,12 @@ class Jam:
         inner_maps = [dict(m) for m in maps]
         for mapping in inner_maps:
             mapping[block_args[0]] = body.args[0]
-        position = 1
-        for arg in block_args[1:]:
-            for r in self._copies(arg):
-                inner_maps[r][arg] = body.args[position]
-                body.args[position].name_hint = arg.name_hint
-                position += 1
-            if arg not in self.dependent:
-                for mapping in inner_maps[1:]:
-                    mapping[arg] = inner_maps[0][arg]
+        self._bind(block_args[1:], body.args[1:], inner_maps)
         self.copy(list(loop.body.block.ops), inner_maps, body, tuple(block_args[1:]))
         new = scf.ForOp(*bounds, initial, Region(body))
         new.attributes.update(loop.attributes)
         into.add_op(new)
-        position = 0
-        for result in loop.results:
-            for r in self._copies(result):
-                maps[r][result] = new.results[position]
-                new.results[position].name_hint = result.name_hint
-                position += 1
-            if result not in self.dependent:
-                for mapping in maps[1:]:
-                    mapping[result] = maps[0][result]
+        self._bind(loop.results, new.results, maps)
 
 
 def tile_rows(func: kirl.FuncOp, rows: int) -> None:
