@@ -149,6 +149,22 @@ def variables_of(roots: list[Expr]) -> dict[int, Expr]:
     return dict(sorted(found.items()))
 
 
+def structure(roots: list[Expr]) -> tuple[list[str], dict[int, int]]:
+    """One line per node of the formulas (operands first, numbered in that order) naming its op,
+    operands, exact attributes and shape; and each node's number by id. Two sets of formulas
+    with the same lines are the same computation."""
+    numbers: dict[int, int] = {}
+    lines: list[str] = []
+    for root in roots:
+        for node in root.walk():
+            if id(node) in numbers:
+                continue
+            numbers[id(node)] = len(lines)
+            operands = ",".join(str(numbers[id(a)]) for a in node.args)
+            lines.append(f"{node.op.name}({operands}) {_exact(node.attrs)!r} {node.dim}{node.category}")
+    return lines, numbers
+
+
 def _describe(var: Expr) -> str:
     spelling = {"i": "Vi", "j": "Vj", "p": "Pm"}[var.category]
     return f"{spelling}({var.attributes['index']},{var.dim})"

@@ -13,6 +13,8 @@ import numpy as np
 from xdsl.dialects.builtin import ModuleOp, f64
 from xdsl.utils.exceptions import PassFailedException
 
+from kir.backends.cpu.jit import JitModule
+from kir.backends.cpu.target import default_schedule
 from kir.builder import Reduction, build_kernel
 from kir.context import module_text
 from kir.dialect import loops as kirl
@@ -20,11 +22,12 @@ from kir.dialect.core import REDUCTIONS, reduction_result_type
 from kir.dialect.types import VecType
 from kir.errors import ArgumentError, KirError
 from kir.frontends.dsl import parse_aliases, parse_formula
-from kir.frontends.expr import Expr, variables_of
+from kir.frontends.expr import Expr, structure, variables_of
 from kir.pipeline import Schedule, formula_passes, loop_passes, run_passes
 from kir.reductions import KEOPS_REDUCTIONS, ReductionSpec
+from kir.runtime import disk_cache
 from kir.runtime.arrays import DTYPES, SHORT_DTYPES, ArgumentSpec, check_arguments, is_torch_tensor
-from kir.runtime.launch import Output, launch
+from kir.runtime.launch import LaunchPlan, Output
 
 STAGES = ("kir", "loops", "llvm", "llvm-opt")
 """Stages `Kernel.ir` prints."""
@@ -76,10 +79,13 @@ class _Compiled:
     lanes: int
 
 
+LAYOUTS_KEPT = 16
+"""Launch plans (argument dtypes, shapes and strides) a kernel keeps."""
+
 CACHE_SIZE = 256
 """Compiled kernels kept in memory per process (least recently used dropped first)."""
 
-_MACHINE_CODE: OrderedDict[tuple[str, tuple[str, ...]], _Compiled] = OrderedDict()
+_MACHINE_CODE: OrderedDict[str, _Compiled] = OrderedDict()
 _CACHE_LOCK = threading.Lock()
 
 
@@ -110,6 +116,8 @@ class Kernel:
         self._gradients: dict[tuple[int, ...], list] = {}
         self._lock = threading.Lock()
         self._schedule: Schedule | None = None
+        self._plans_by_layout: dict[tuple, LaunchPlan] = {}
+        self._plans_by_size: dict[tuple, LaunchPlan] = {}
 
     @classmethod
     def from_expr(
@@ -176,8 +184,8 @@ class Kernel:
         dtype = dtype or self.dtype or "float32"
         if stage not in STAGES:
             raise KirError(f"unknown stage {stage!r}; choose from {', '.join(STAGES)}")
-        if stage == "llvm-opt":
-            return self._compile(dtype).jit.optimized_ir()
+        if stage == "llvm-opt":  # compiled again: code loaded from the disk cache keeps no IR
+            return self._generate(dtype).jit.optimized_ir()
         module = self.module(dtype)
         if stage == "kir":
             return module_text(module)
@@ -186,8 +194,6 @@ class Kernel:
 
     def schedule(self, dtype: str) -> Schedule:
         """The loop schedule the CPU back-end picks for this kernel and `dtype` (kir.pipeline.Schedule)."""
-        from kir.backends.cpu.target import default_schedule
-
         if self._schedule is not None:
             return self._schedule
         # States held in registers: the reductions over the kernel's index (column sums are
@@ -202,39 +208,68 @@ class Kernel:
         pair_entries = sum(min(n.dim, chunk) if n.dim >= threshold else n.dim for n in nodes.values())
         return default_schedule(specs, np.dtype(DTYPES[dtype]).itemsize, pair_entries)
 
+    def use_schedule(self, schedule: Schedule | None) -> Kernel:
+        """Compile with `schedule` from now on (None: the back-end's default); returns the kernel."""
+        with self._lock:
+            self._schedule = schedule
+            self._compiled.clear()
+            self._plans_by_layout.clear()
+            self._plans_by_size.clear()
+        return self
+
     def _compile(self, dtype: str) -> _Compiled:
         with self._lock:
             if dtype not in self._compiled:
                 self._compiled[dtype] = self._build(dtype)
             return self._compiled[dtype]
 
-    def _build(self, dtype: str) -> _Compiled:
-        from kir.backends.cpu.codegen import function_lanes, to_llvm_module
-        from kir.backends.cpu.jit import JitModule
-
-        module = self.module(dtype)
-        # Kernels built again from the same formula (a loop re-creating them, a LazyTensor per
-        # call) share machine code: the key is the formula-level IR, which holds the whole
-        # structure, the names and the dtype, plus the passes that lower it (the schedule's
-        # options included).
+    def cache_key(self, dtype: str) -> str:
+        """A text naming everything kir makes this kernel's machine code from: the formulas'
+        structure, the reductions, the arguments, the dtype and the passes with their options."""
+        roots = [root for r in self.reductions for root in r.roots]
+        lines, numbers = structure(roots)
+        for r in self.reductions:
+            weight = numbers[id(r.weight)] if r.weight is not None else None
+            lines.append(f"{r.kind} over axis {r.axis} of {numbers[id(r.formula)]} k={r.k} weight={weight}")
+        lines.append(" ".join(f"{a.position}:{a.dim}{a.category}" for a in self.args))
         passes = formula_passes() + loop_passes(self.schedule(dtype))
-        key = (module_text(module), tuple(passes))
+        return "\n".join([*lines, dtype, *passes])
+
+    def _build(self, dtype: str) -> _Compiled:
+        # Kernels built again from the same formula (a loop re-creating them, a LazyTensor per
+        # call) share machine code: in memory within a process, on disk across processes.
+        key = self.cache_key(dtype)
         with _CACHE_LOCK:
             if key in _MACHINE_CODE:
                 _MACHINE_CODE.move_to_end(key)
                 return _MACHINE_CODE[key]
-        try:
-            run_passes(module, passes, verify=False)
-        except PassFailedException as error:  # e.g. a derivative the op table cannot give
-            raise KirError(str(error)) from None
-        funcs = [op for op in module.walk() if isinstance(op, kirl.FuncOp)]
-        jit = JitModule(to_llvm_module(module))
-        compiled = _Compiled(jit.function(self.name), jit, function_lanes(funcs[0]))
+        stored = disk_cache.load(key)
+        if stored is not None:
+            meta, code = stored
+            jit = JitModule.from_object(code)
+            compiled = _Compiled(jit.function(self.name), jit, int(meta["lanes"]))
+        else:
+            compiled = self._generate(dtype)
+            if compiled.jit.object_code is not None:
+                disk_cache.store(key, {"lanes": compiled.lanes}, compiled.jit.object_code)
         with _CACHE_LOCK:
             _MACHINE_CODE[key] = compiled
             while len(_MACHINE_CODE) > CACHE_SIZE:
                 _MACHINE_CODE.popitem(last=False)
         return compiled
+
+    def _generate(self, dtype: str) -> _Compiled:
+        """Machine code made from the formula: passes, LLVM IR, LLVM's optimizer and code generator."""
+        from kir.backends.cpu.codegen import function_lanes, to_llvm_module
+
+        module = self.module(dtype)
+        try:
+            run_passes(module, formula_passes() + loop_passes(self.schedule(dtype)), verify=False)
+        except PassFailedException as error:  # e.g. a derivative the op table cannot give
+            raise KirError(str(error)) from None
+        funcs = [op for op in module.walk() if isinstance(op, kirl.FuncOp)]
+        jit = JitModule(to_llvm_module(module))
+        return _Compiled(jit.function(self.name), jit, function_lanes(funcs[0]))
 
     def gradients(self, positions: tuple[int, ...]) -> list:
         """Kernels of the gradients with respect to the arguments `positions`, fused by reduced
@@ -248,16 +283,39 @@ class Kernel:
 
     def __call__(self, *arrays: object) -> Any:
         """The reductions of the arrays (torch tensors: differentiable with torch.autograd)."""
-        if any(is_torch_tensor(a) for a in arrays):
+        key = _layout_key(arrays)
+        if key is None and any(is_torch_tensor(a) for a in arrays):
             from kir.runtime.torch_autograd import call
 
             return call(self, arrays)
-        return self.evaluate(*arrays)
+        return self._evaluate(arrays, key)
 
     def evaluate(self, *arrays: object) -> Any:
         """The reductions of the arrays, without recording anything for autograd."""
-        returns_torch = any(is_torch_tensor(a) for a in arrays)
-        checked, dtype, size_i, size_j = check_arguments(arrays, self.args, self.dtype)
+        return self._evaluate(arrays, _layout_key(arrays))
+
+    def _evaluate(self, arrays: Sequence[object], key: tuple | None) -> Any:
+        plan = self._plans_by_layout.get(key) if key is not None else None
+        if plan is None:
+            checked, dtype, size_i, size_j = check_arguments(arrays, self.args, self.dtype)
+            plan = self._launch_plan(dtype, size_i, size_j)
+            # Arrays passed as they are (no copy, no conversion) may skip the checks next time
+            # they come with the same dtypes, shapes and strides.
+            if key is not None and all(c is a or c.base is a for c, a in zip(checked, arrays, strict=True)):
+                if len(self._plans_by_layout) >= LAYOUTS_KEPT:
+                    self._plans_by_layout.clear()
+                self._plans_by_layout[key] = plan
+        else:
+            checked = arrays
+        outputs = plan.run(checked)
+        if key is None and any(is_torch_tensor(a) for a in arrays):
+            import torch
+
+            outputs = [torch.from_numpy(o) for o in outputs]
+        return outputs[0] if len(outputs) == 1 else tuple(outputs)
+
+    def _launch_plan(self, dtype: str, size_i: int | None, size_j: int | None) -> LaunchPlan:
+        """The launch plan for `dtype` and the sizes (M, N), made on first use and kept."""
         rows, reduced = (size_i, size_j) if self.axis == 1 else (size_j, size_i)
         for size, index, what in (
             (rows, "i" if self.axis == 1 else "j", "number of output rows"),
@@ -265,27 +323,33 @@ class Kernel:
         ):
             if size is None:
                 raise ArgumentError(f"the formula has no {index}-variable, so the {what} is unknown")
+        key = (dtype, rows, reduced)
+        plan = self._plans_by_size.get(key)
+        if plan is not None:
+            return plan
         compiled = self._compile(dtype)
-        plan = []
+        outputs = []
         for reduction, t in zip(self.reductions, self.output_types(), strict=True):
             element = np.int64 if t.dtype_name == "i64" else DTYPES[dtype]
             column = reduction.axis != self.axis  # one row per reduced index, added in place
-            plan.append(Output(reduced if column else rows, t.size, element, column))
+            outputs.append(Output(reduced if column else rows, t.size, element, column))
         reduced_category = "j" if self.axis == 1 else "i"
-        outputs = launch(
-            compiled.function,
-            compiled.lanes,
-            checked,
-            [spec.category == reduced_category for spec in self.args],
-            plan,
-            rows,
-            reduced,
-        )
-        if returns_torch:
-            import torch
+        reduced_args = [spec.category == reduced_category for spec in self.args]
+        plan = LaunchPlan(compiled.function, compiled.lanes, reduced_args, outputs, rows, reduced)
+        if len(self._plans_by_size) >= LAYOUTS_KEPT:
+            self._plans_by_size.clear()
+        self._plans_by_size[key] = plan
+        return plan
 
-            outputs = [torch.from_numpy(o) for o in outputs]
-        return outputs[0] if len(outputs) == 1 else tuple(outputs)
+
+def _layout_key(arrays: Sequence[object]) -> tuple | None:
+    """(dtype, shape, strides) of each argument when all are NumPy arrays, else None."""
+    key = []
+    for a in arrays:
+        if type(a) is not np.ndarray:
+            return None
+        key.append((a.dtype, a.shape, a.strides))
+    return tuple(key)
 
 
 def compile(

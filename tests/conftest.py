@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+
 import numpy as np
 import pytest
 
@@ -9,6 +13,14 @@ from kir.kernel import Kernel
 from kir.reference import evaluate
 
 TOLERANCE = {"float32": 1e-5, "float64": 1e-12}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The tests keep compiled kernels in a folder of their own, removed at the end."""
+    if "KIR_CACHE_DIR" not in os.environ:
+        folder = tempfile.mkdtemp(prefix="kir-test-cache-")
+        os.environ["KIR_CACHE_DIR"] = folder
+        config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
 
 
 def random_arguments(

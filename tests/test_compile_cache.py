@@ -24,7 +24,7 @@ def test_different_formulas_or_schedules_do_not_share_code() -> None:
     other = kir.compile("Exp(-SqDist(x, y) * 0.75) * b", ALIASES)
     assert one._compile("float32") is not other._compile("float32")
     rescheduled = kir.compile("Exp(-SqDist(x, y) * 0.5) * b", ALIASES)
-    rescheduled._schedule = kir.pipeline.Schedule(lanes=1, rows=1)
+    rescheduled.use_schedule(kir.pipeline.Schedule(lanes=1, rows=1))
     assert rescheduled._compile("float32") is not one._compile("float32")
     assert rescheduled._compile("float32").lanes == 1
 

@@ -17,6 +17,7 @@ from kir.frontends.expr import apply, variable
 from kir.kernel import Kernel
 from kir.pipeline import Schedule
 from kir.reductions import KEOPS_REDUCTIONS
+from kir.runtime import launch as launch_module
 from kir.runtime.threads import get_num_threads, set_num_threads
 from tests.conftest import check_against_reference
 
@@ -49,9 +50,7 @@ def _arrays(
 
 
 def _with_schedule(kernel: Kernel, schedule: Schedule) -> Kernel:
-    kernel._schedule = schedule
-    kernel._compiled.clear()
-    return kernel
+    return kernel.use_schedule(schedule)
 
 
 @pytest.mark.parametrize("schedule", SCHEDULES, ids=lambda s: f"lanes{s.lanes}-rows{s.rows}-block{s.block}")
@@ -81,8 +80,11 @@ def test_ties_keep_the_first_index_across_lanes(reduction: str, schedule: Schedu
 
 @pytest.mark.parametrize("threads", [1, 2, 3])
 @pytest.mark.parametrize("schedule", SCHEDULES, ids=lambda s: f"lanes{s.lanes}-rows{s.rows}")
-def test_value_and_gradients_in_one_pass_under_threads(schedule: Schedule, threads: int, rng) -> None:
+def test_value_and_gradients_in_one_pass_under_threads(
+    schedule: Schedule, threads: int, rng, monkeypatch
+) -> None:
     """Column sums (the gradient in y) are added by every thread and every row of a tile once."""
+    monkeypatch.setattr(launch_module, "MIN_PAIRS_PER_THREAD", 0)  # small problems use threads too
     aliases = ["x = Vi(3)", "y = Vj(3)", "b = Vj(1)", "g = Vi(1)"]
     formulas = [
         "Exp(-SqDist(x, y)) * b",

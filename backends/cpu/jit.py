@@ -23,6 +23,13 @@ def _initialize() -> None:
     llvm.initialize_native_asmprinter()
 
 
+@cache
+def host_cpu() -> tuple[str, str]:
+    """This CPU's name and features as LLVM spells them ('znver3', '+avx2,+fma,...'), read once."""
+    _initialize()
+    return llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten()
+
+
 def host_target_machine() -> llvm.TargetMachine:
     """A new target machine for this CPU, its name and features read from LLVM.
 
@@ -30,9 +37,10 @@ def host_target_machine() -> llvm.TargetMachine:
     """
     _initialize()
     target = llvm.Target.from_default_triple()
+    cpu, features = host_cpu()
     return target.create_target_machine(
-        cpu=llvm.get_host_cpu_name(),
-        features=llvm.get_host_cpu_features().flatten(),
+        cpu=cpu,
+        features=features,
         opt=3,
         codemodel="jitdefault",
     )
@@ -60,16 +68,39 @@ def host_ir_module(module: ir.Module) -> ir.Module:
 
 class JitModule:
     """Machine code for one LLVM module; keeps the engine, module and target machine alive
-    together (freeing one while another is in use crashes the process)."""
+    together (freeing one while another is in use crashes the process).
+
+    `object_code` is the relocatable object MCJIT made (what a disk cache keeps);
+    `JitModule.from_object` loads such an object without compiling anything."""
 
     def __init__(self, module: ir.Module):
         self.target_machine = host_target_machine()
+        objects: list[bytes] = []
         with _LOCK:
             self.llvm_module = llvm.parse_assembly(str(host_ir_module(module)))
             self.llvm_module.verify()
             optimize(self.llvm_module, self.target_machine)
             self.engine = llvm.create_mcjit_compiler(self.llvm_module, self.target_machine)
+            # MCJIT hands the object it generates to an object cache: kept, it is what a
+            # later process can load instead of compiling.
+            self.engine.set_object_cache(lambda _module, buffer: objects.append(bytes(buffer)))
             self.engine.finalize_object()
+        self.object_code = objects[0] if objects else None
+        self.optimized = True
+
+    @classmethod
+    def from_object(cls, object_code: bytes) -> JitModule:
+        """Machine code loaded from an object `JitModule.object_code` gave (same CPU and LLVM)."""
+        jit = cls.__new__(cls)
+        jit.target_machine = host_target_machine()
+        with _LOCK:
+            jit.llvm_module = llvm.parse_assembly("")
+            jit.engine = llvm.create_mcjit_compiler(jit.llvm_module, jit.target_machine)
+            jit.engine.add_object_file(llvm.ObjectFileRef.from_data(object_code))
+            jit.engine.finalize_object()
+        jit.object_code = object_code
+        jit.optimized = False
+        return jit
 
     def function(self, name: str) -> ctypes._CFuncPtr:
         """The compiled kernel `name` as a ctypes function."""
@@ -81,5 +112,7 @@ class JitModule:
         return function
 
     def optimized_ir(self) -> str:
-        """The module's LLVM IR after optimization."""
+        """The module's LLVM IR after optimization (not kept for code loaded from an object)."""
+        if not self.optimized:
+            raise ValueError("machine code loaded from an object file has no LLVM IR")
         return str(self.llvm_module)

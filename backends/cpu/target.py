@@ -16,8 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import cache
 
-import llvmlite.binding as llvm
-
+from kir.backends.cpu.jit import host_cpu
 from kir.pipeline import Schedule
 from kir.reductions import REDUCTION_RULES, ReductionSpec
 
@@ -25,13 +24,10 @@ from kir.reductions import REDUCTION_RULES, ReductionSpec
 @cache
 def host_vector_bits() -> int:
     """The width of the host's SIMD registers, in bits."""
-    from kir.backends.cpu.jit import _initialize
-
-    _initialize()
-    features = llvm.get_host_cpu_features()
-    if features.get("avx512f"):
+    features = set(host_cpu()[1].split(","))
+    if "+avx512f" in features:
         return 512
-    if features.get("avx2") or features.get("avx"):
+    if "+avx2" in features or "+avx" in features:
         return 256
     return 128
 

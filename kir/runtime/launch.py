@@ -3,11 +3,14 @@
 A function vectorized with W lanes reads the arguments of the reduced index in lane groups,
 padded to a multiple of W: (N_padded / W, dim, W), so that W consecutive rows of one entry are
 one vector load and one group's rows are contiguous; the padding is zeros and masked out of
-the reductions. Column sums (sums over
-the other index, accumulated in place) are float64 buffers in the same layout, one per thread,
-added and converted at the end: their additions are spread over the other index's whole range,
-so float64 keeps them as accurate as the blocked row sums. The output rows are split in equal
-ranges over the threads; ctypes releases the GIL while native code runs.
+the reductions. Column sums (sums over the other index, accumulated in place) are float64
+buffers in the same layout, one per thread, added and converted at the end: their additions are
+spread over the other index's whole range, so float64 keeps them as accurate as the blocked row
+sums. The output rows are split in equal ranges over the threads; ctypes releases the GIL while
+native code runs.
+
+Everything that depends only on the arguments' shapes and dtypes is worked out once, in a
+`LaunchPlan`, so that a call on a small problem costs a few microseconds of Python.
 """
 
 from __future__ import annotations
@@ -22,6 +25,10 @@ from kir.runtime.threads import get_num_threads, pool
 
 MIN_ROWS_PER_THREAD = 16
 """Fewer rows per thread than this, and threads cost more than they give."""
+
+MIN_PAIRS_PER_THREAD = 1 << 16
+"""Fewer (row, reduced index) pairs per thread than this, and handing work to a thread costs
+more than it saves: small problems run on the calling thread."""
 
 
 @dataclass(frozen=True)
@@ -41,11 +48,13 @@ def _padded(size: int, lanes: int) -> int:
 def _lane_groups(array: np.ndarray, lanes: int) -> np.ndarray:
     """(rows, dim) -> (padded rows / lanes, dim, lanes), zero padded."""
     rows, dim = array.shape
-    result = np.zeros((_padded(rows, lanes) // lanes, dim, lanes), dtype=array.dtype)
-    padded = np.zeros((_padded(rows, lanes), dim), dtype=array.dtype) if rows % lanes else array
-    if padded is not array:
-        padded[:rows] = array
-    result[...] = padded.reshape(-1, lanes, dim).transpose(0, 2, 1)
+    full, left = divmod(rows, lanes)
+    result = np.empty((full + (left > 0), dim, lanes), dtype=array.dtype)
+    result[:full] = array[: full * lanes].reshape(full, lanes, dim).transpose(0, 2, 1)
+    if left:
+        tail = result[full]
+        tail.fill(0)
+        tail[:, :left] = array[full * lanes :].T
     return result
 
 
@@ -53,6 +62,98 @@ def _from_lane_groups(groups: np.ndarray, rows: int) -> np.ndarray:
     """(groups, dim, lanes) -> (rows, dim)."""
     count, dim, lanes = groups.shape
     return groups.transpose(0, 2, 1).reshape(count * lanes, dim)[:rows]
+
+
+def _find_data_offset() -> int | None:
+    """Where an ndarray object holds its data pointer (NumPy's PyArrayObject: after the object
+    header), checked on a probe; None where that does not hold (then `.ctypes.data` is used)."""
+    probe = np.arange(3.0)
+    for offset in (16, 24, 32):
+        if ctypes.c_void_p.from_address(id(probe) + offset).value == probe.ctypes.data:
+            return offset
+    return None
+
+
+_DATA_OFFSET = _find_data_offset()
+
+
+def data_pointer(array: np.ndarray) -> int:
+    """The address of `array`'s first element (`.ctypes.data`, without its ~2 µs of overhead)."""
+    if _DATA_OFFSET is None or type(array) is not np.ndarray:
+        return array.ctypes.data
+    return ctypes.c_void_p.from_address(id(array) + _DATA_OFFSET).value or 0
+
+
+class LaunchPlan:
+    """How to call one compiled function on arguments of given shapes: layouts, outputs, sizes."""
+
+    def __init__(
+        self,
+        function: ctypes._CFuncPtr,
+        lanes: int,
+        reduced_index_args: Sequence[bool],
+        outputs: Sequence[Output],
+        rows: int,
+        reduced: int,
+    ):
+        self.function, self.lanes, self.rows, self.reduced = function, lanes, rows, reduced
+        self.outputs = list(outputs)
+        self.regroup = [lanes > 1 and flag for flag in reduced_index_args]
+        self.pointer_array = ctypes.c_void_p * max(1, len(self.regroup))
+        self.out_pointer_array = ctypes.c_void_p * max(1, len(self.outputs))
+        self.has_columns = any(o.column for o in self.outputs)
+        by_rows = rows // MIN_ROWS_PER_THREAD
+        by_pairs = rows * reduced // MIN_PAIRS_PER_THREAD if MIN_PAIRS_PER_THREAD else by_rows
+        self.max_threads = max(1, min(by_rows, by_pairs))
+
+    def threads(self) -> int:
+        """Threads for one call: at most one per MIN_ROWS_PER_THREAD rows and MIN_PAIRS_PER_THREAD pairs."""
+        return 1 if self.max_threads == 1 else min(get_num_threads(), self.max_threads)
+
+    def _column_buffer(self, out: Output) -> np.ndarray:
+        lanes = self.lanes
+        shape = (_padded(out.rows, lanes) // lanes, out.dim, lanes) if lanes > 1 else (out.rows, out.dim)
+        return np.zeros(shape, dtype=np.float64)
+
+    def run(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """The outputs, in their own dtypes, for C-contiguous native-order `arrays`."""
+        lanes = self.lanes
+        arrays = [_lane_groups(a, lanes) if g else a for a, g in zip(arrays, self.regroup, strict=True)]
+        args = self.pointer_array(*[data_pointer(a) for a in arrays])
+        threads = self.threads()
+        row_outputs = [None if o.column else np.empty((o.rows, o.dim), dtype=o.dtype) for o in self.outputs]
+        if threads == 1 and not self.has_columns:
+            outs = self.out_pointer_array(*[data_pointer(r) for r in row_outputs])
+            self.function(0, self.rows, self.reduced, args, outs)
+            return row_outputs
+        per_thread = [
+            [self._column_buffer(o) if o.column else None for o in self.outputs] for _ in range(threads)
+        ]
+        bounds = [self.rows * t // threads for t in range(threads + 1)]
+
+        def run_rows(t: int) -> None:
+            buffers = [r if r is not None else c for r, c in zip(row_outputs, per_thread[t], strict=True)]
+            outs = self.out_pointer_array(*[data_pointer(b) for b in buffers])
+            self.function(bounds[t], bounds[t + 1], self.reduced, args, outs)
+
+        if threads == 1:
+            if self.rows:
+                run_rows(0)
+        else:
+            for future in [pool(threads).submit(run_rows, t) for t in range(threads)]:
+                future.result()
+        return [
+            row_outputs[k] if not out.column else self._column_total(per_thread, k, out)
+            for k, out in enumerate(self.outputs)
+        ]
+
+    def _column_total(self, per_thread: list[list], k: int, out: Output) -> np.ndarray:
+        total = per_thread[0][k]
+        for buffers in per_thread[1:]:
+            total += buffers[k]
+        if self.lanes > 1:
+            total = _from_lane_groups(total, out.rows)
+        return np.ascontiguousarray(total, dtype=out.dtype)
 
 
 def launch(
@@ -65,43 +166,4 @@ def launch(
     reduced: int,
 ) -> list[np.ndarray]:
     """Run `function` over `rows` output rows; the outputs, in their own dtypes."""
-    if lanes > 1:
-        arrays = [
-            _lane_groups(a, lanes) if reduced_arg else a
-            for a, reduced_arg in zip(arrays, reduced_index_args, strict=True)
-        ]
-    threads = max(1, min(get_num_threads(), rows // MIN_ROWS_PER_THREAD))
-    bounds = [rows * t // threads for t in range(threads + 1)]
-
-    def column_buffer(out: Output) -> np.ndarray:
-        shape = (_padded(out.rows, lanes) // lanes, out.dim, lanes) if lanes > 1 else (out.rows, out.dim)
-        return np.zeros(shape, dtype=np.float64)
-
-    row_outputs = [None if o.column else np.empty((o.rows, o.dim), dtype=o.dtype) for o in outputs]
-    per_thread = [[column_buffer(o) if o.column else None for o in outputs] for _ in range(threads)]
-    arg_pointers = (ctypes.c_void_p * max(1, len(arrays)))(*[a.ctypes.data for a in arrays])
-
-    def run(t: int) -> None:
-        buffers = [r if r is not None else c for r, c in zip(row_outputs, per_thread[t], strict=True)]
-        out_pointers = (ctypes.c_void_p * len(buffers))(*[b.ctypes.data for b in buffers])
-        function(bounds[t], bounds[t + 1], reduced, arg_pointers, out_pointers)
-
-    if rows:
-        if threads == 1:
-            run(0)
-        else:
-            for future in [pool(threads).submit(run, t) for t in range(threads)]:
-                future.result()
-
-    results = []
-    for k, out in enumerate(outputs):
-        if not out.column:
-            results.append(row_outputs[k])
-            continue
-        total = per_thread[0][k]
-        for buffers in per_thread[1:]:
-            total += buffers[k]
-        if lanes > 1:
-            total = _from_lane_groups(total, out.rows)
-        results.append(np.ascontiguousarray(total, dtype=out.dtype))
-    return results
+    return LaunchPlan(function, lanes, reduced_index_args, outputs, rows, reduced).run(arrays)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from functools import cache
 
 from kir.errors import KirError
 
@@ -36,6 +37,12 @@ def get_num_threads() -> int:
         if count < 1:
             raise KirError(f"KIR_NUM_THREADS must be an integer >= 1, got {value!r}")
         return count
+    return _usable_cores()
+
+
+@cache
+def _usable_cores() -> int:
+    # Read once: a system call per kernel call would be a good part of a small call's cost.
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
