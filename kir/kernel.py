@@ -335,7 +335,8 @@ class Kernel:
             outputs.append(Output(reduced if column else rows, t.size, element, column))
         reduced_category = "j" if self.axis == 1 else "i"
         reduced_args = [spec.category == reduced_category for spec in self.args]
-        plan = LaunchPlan(compiled.function, compiled.lanes, reduced_args, outputs, rows, reduced)
+        sums = all(r.kind == "sum" for r in self.reductions)
+        plan = LaunchPlan(compiled.function, compiled.lanes, reduced_args, outputs, rows, reduced, sums)
         if len(self._plans_by_size) >= LAYOUTS_KEPT:
             self._plans_by_size.clear()
         self._plans_by_size[key] = plan

@@ -71,3 +71,36 @@ def test_data_pointer_matches_numpy(rng) -> None:
     read_only.flags.writeable = False
     for array in (base, base[3:], base[:, 1:], read_only, np.empty((0, 3)), base.reshape(-1)):
         assert data_pointer(array) == array.ctypes.data
+
+
+@pytest.mark.parametrize("lanes_and_rows", [(1, 1), (4, 2), (16, 8)])
+@pytest.mark.parametrize("threads", [2, 3])
+def test_few_rows_split_the_reduced_index_over_threads(lanes_and_rows, threads, rng, monkeypatch) -> None:
+    """Sums over few output rows: each thread sums a range of j, the partial sums are added."""
+    monkeypatch.setattr(launch_module, "MIN_PAIRS_PER_THREAD", 64)
+    lanes, rows = lanes_and_rows
+    kernel = kir.compile([FORMULA, "b * x"], ALIASES).use_schedule(
+        kir.pipeline.Schedule(lanes=lanes, rows=rows)
+    )
+    previous = kir.get_num_threads()
+    kir.set_num_threads(threads)
+    try:
+        for m, n, dtype, split in (
+            (3, 1001, "float64", True),
+            (5, 4099, "float32", True),
+            (1, 37, "float64", False),
+        ):
+            x, y, b, s = _arrays(rng, m, n, dtype)
+            plan = kernel._launch_plan(dtype, m, n)
+            assert plan.reduced_splits() == (threads if split else 1)
+            value, linear = kernel(x, y, b, s)
+            np.testing.assert_allclose(value, _dense(x, y, b, s), rtol=1e-5 if dtype == "float32" else 1e-12)
+            np.testing.assert_allclose(linear, b.sum() * x, rtol=1e-5 if dtype == "float32" else 1e-12)
+    finally:
+        kir.set_num_threads(previous)
+
+
+def test_other_reductions_over_few_rows_keep_one_thread(monkeypatch) -> None:
+    monkeypatch.setattr(launch_module, "MIN_PAIRS_PER_THREAD", 64)
+    kernel = kir.compile("SqDist(x, y)", ["x = Vi(3)", "y = Vj(3)"], "ArgKMin", opt_arg=3)
+    assert kernel._launch_plan("float32", 3, 10**4).reduced_splits() == 1

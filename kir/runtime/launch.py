@@ -7,7 +7,9 @@ the reductions. Column sums (sums over the other index, accumulated in place) ar
 buffers in the same layout, one per thread, added and converted at the end: their additions are
 spread over the other index's whole range, so float64 keeps them as accurate as the blocked row
 sums. The output rows are split in equal ranges over the threads; ctypes releases the GIL while
-native code runs.
+native code runs. Sums over too few output rows to keep every thread busy split the reduced index
+instead (each thread a range of whole lane groups, the partial sums added in float64). Problems
+of fewer than MIN_PAIRS_PER_THREAD pairs per thread run on the calling thread.
 
 Everything that depends only on the arguments' shapes and dtypes is worked out once, in a
 `LaunchPlan`, so that a call on a small problem costs a few microseconds of Python.
@@ -95,10 +97,13 @@ class LaunchPlan:
         outputs: Sequence[Output],
         rows: int,
         reduced: int,
+        sums: bool = False,
     ):
         self.function, self.lanes, self.rows, self.reduced = function, lanes, rows, reduced
         self.outputs = list(outputs)
+        self.reduced_index_args = list(reduced_index_args)
         self.regroup = [lanes > 1 and flag for flag in reduced_index_args]
+        self.sums = sums
         self.pointer_array = ctypes.c_void_p * max(1, len(self.regroup))
         self.out_pointer_array = ctypes.c_void_p * max(1, len(self.outputs))
         self.has_columns = any(o.column for o in self.outputs)
@@ -109,6 +114,19 @@ class LaunchPlan:
     def threads(self) -> int:
         """Threads for one call: at most one per MIN_ROWS_PER_THREAD rows and MIN_PAIRS_PER_THREAD pairs."""
         return 1 if self.max_threads == 1 else min(get_num_threads(), self.max_threads)
+
+    def reduced_splits(self) -> int:
+        """Threads over ranges of the reduced index (1: none). Only for sums without column sums
+        (partial sums add up), and only where the output rows leave threads idle."""
+        if not self.sums or self.has_columns or self.rows * self.reduced < 2 * MIN_PAIRS_PER_THREAD:
+            return 1
+        available = get_num_threads()
+        if self.threads() >= available:
+            return 1
+        parts = min(available, -(-self.reduced // self.lanes))
+        if MIN_PAIRS_PER_THREAD:
+            parts = min(parts, self.rows * self.reduced // MIN_PAIRS_PER_THREAD)
+        return max(1, parts)
 
     def _column_buffer(self, out: Output) -> np.ndarray:
         lanes = self.lanes
@@ -121,6 +139,8 @@ class LaunchPlan:
         arrays = [_lane_groups(a, lanes) if g else a for a, g in zip(arrays, self.regroup, strict=True)]
         args = self.pointer_array(*[data_pointer(a) for a in arrays])
         threads = self.threads()
+        if threads < 2 and self.rows and self.reduced_splits() > 1:
+            return self._run_split_reduced(arrays, self.reduced_splits())
         row_outputs = [None if o.column else np.empty((o.rows, o.dim), dtype=o.dtype) for o in self.outputs]
         if threads == 1 and not self.has_columns:
             outs = self.out_pointer_array(*[data_pointer(r) for r in row_outputs])
@@ -144,6 +164,30 @@ class LaunchPlan:
                 future.result()
         return [
             row_outputs[k] if not out.column else self._column_total(per_thread, k, out)
+            for k, out in enumerate(self.outputs)
+        ]
+
+    def _run_split_reduced(self, arrays: list[np.ndarray], parts: int) -> list[np.ndarray]:
+        """Each thread sums over its own range of the reduced index (whole lane groups); the
+        partial sums are added in float64 and rounded once."""
+        groups = -(-self.reduced // self.lanes)
+        starts = [min(self.reduced, groups * t // parts * self.lanes) for t in range(parts + 1)]
+        starts[-1] = self.reduced
+        partials = [[np.empty((o.rows, o.dim), dtype=o.dtype) for o in self.outputs] for _ in range(parts)]
+
+        def run_part(t: int) -> None:
+            # Row j of a reduced-index argument starts j * dim elements in, lane groups or not.
+            pointers = [
+                data_pointer(a) + (starts[t] * a.shape[1] * a.itemsize if reduced else 0)
+                for a, reduced in zip(arrays, self.reduced_index_args, strict=True)
+            ]
+            outs = self.out_pointer_array(*[data_pointer(b) for b in partials[t]])
+            self.function(0, self.rows, starts[t + 1] - starts[t], self.pointer_array(*pointers), outs)
+
+        for future in [pool(parts).submit(run_part, t) for t in range(parts)]:
+            future.result()
+        return [
+            np.sum([p[k] for p in partials], axis=0, dtype=np.float64).astype(out.dtype)
             for k, out in enumerate(self.outputs)
         ]
 
