@@ -3,8 +3,9 @@
 Entries are LLVM scalars of the kernel's float type (or i64 for indices), or, with `lanes` >
 1, SIMD vectors of that many lanes (one per reduced index). Math functions are LLVM
 intrinsics (llvm.exp, llvm.atan2, ...), which LLVM lowers to instructions (sqrt, floor, fabs)
-or to calls of the C library that the JIT resolves in the process; on vectors, exp is kir's
-own (backends/cpu/vector_math.py) since LLVM would call the scalar library once per lane.
+or to calls of the C library that the JIT resolves in the process; on vectors, exp, log, sin
+and cos are kir's own (backends/cpu/vector_math.py) since LLVM would call the scalar library
+once per lane.
 `mul_add` may become a fused multiply-add (one rounding); nothing else is contracted.
 """
 
@@ -65,8 +66,8 @@ class LLVMEmitter:
             signature = ir.FunctionType(self.float_type, [self.float_type] * len(args))
             function = self._module.declare_intrinsic(f"llvm.{name}", [self.float_type], signature)
             return self.builder.call(function, list(args))
-        if name == "exp":
-            return vector_math.exp(self.builder, args[0])
+        if name in ("exp", "log", "sin", "cos"):
+            return getattr(vector_math, name)(self.builder, args[0])
         suffix = f"v{self.lanes}{'f32' if isinstance(self.scalar_type, ir.FloatType) else 'f64'}"
         full_name = f"llvm.{name}.{suffix}"
         function = self._module.globals.get(full_name) or ir.Function(
