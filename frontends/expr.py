@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable, Hashable
+from functools import cache
 from numbers import Real
 from typing import Any
 
@@ -114,6 +115,12 @@ def constant(values: tuple[float, ...] | float) -> Expr:
     return Expr(ConstantOp, (), (("values", values),), len(values), "p")
 
 
+@cache
+def _operand_type(dim: int, category: str) -> VecType:
+    # xDSL attributes are immutable and costly to build: one per shape is enough.
+    return VecType(dim, f64, category)
+
+
 def apply(op: type[Operation], *args: Expr, **attrs: Hashable) -> Expr:
     """`op` applied to `args`; raises FormulaError when the shapes do not fit the op's rule."""
     for position in getattr(op, "VARIABLE_OPERANDS", ()):
@@ -121,7 +128,7 @@ def apply(op: type[Operation], *args: Expr, **attrs: Hashable) -> Expr:
             raise FormulaError(
                 f"{op.name}: operand {position + 1} must be a variable, got {args[position]!r}"
             )
-    operand_types = [VecType(a.dim, f64, a.category) for a in args]
+    operand_types = [_operand_type(a.dim, a.category) for a in args]
     attrs = {name: tuple(v) if isinstance(v, list) else v for name, v in attrs.items()}
     try:
         result = op.infer_type(*operand_types, **attrs)  # type: ignore[attr-defined]

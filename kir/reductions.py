@@ -55,6 +55,11 @@ class ReductionRule:
     update: Callable[[Emitter, ReductionSpec, State, list[Value], list[Value] | None, Value], State]
     combine: Callable[[Emitter, ReductionSpec, State, State], State]
     finalize: Callable[[Emitter, ReductionSpec, State], list[Value]]
+    admits: Callable[[Emitter, ReductionSpec, State, list[Value]], Value] | None = None
+    """`admits(em, spec, state, value)`: false where `value` (at a later index) cannot change
+    the state; None: any value may. With it, a vectorized loop keeps one state (not one per
+    lane), tests a whole vector of values at once and folds in, in index order, only the
+    lanes admitted: for K-min, a vector rarely holds a value below the K-th best so far."""
     cotangent: Callable | None = None
     """The derivative rule: `cotangent(F, G, O, gamma)` gives the cotangents (formulas) of the
     reduced formula F and of the weights G (None: no dependence) at one pair (i, j), given the
@@ -172,6 +177,15 @@ def _ranked(smaller: bool, k_of: Callable[[ReductionSpec], int], output: str) ->
         flat = order.astype(np.int64) if with_indices else best
         return flat.reshape(*flat.shape[:-2], k * spec.dim)
 
+    def admits(em, spec, state, value):
+        # Strictly better than the worst slot kept, in some entry: ties and NaN change nothing.
+        worst = (k_of(spec) - 1) * spec.dim
+        flags = [better(em, v, state[0][worst + d]) for d, v in enumerate(value)]
+        admitted = flags[0]
+        for flag in flags[1:]:
+            admitted = em.logical_or(admitted, flag)
+        return admitted
+
     def init(em, spec):
         size = k_of(spec) * spec.dim
         return [[em.constant(start)] * size] + ([[em.index_constant(-1)] * size] if with_indices else [])
@@ -183,6 +197,7 @@ def _ranked(smaller: bool, k_of: Callable[[ReductionSpec], int], output: str) ->
         update=update,
         combine=combine,
         finalize=lambda em, spec, state: state[-1],
+        admits=admits,
     )
 
 

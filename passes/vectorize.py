@@ -6,7 +6,10 @@ that depends on the reduced index holds `width` lanes, the index of lane l being
 lanes past the loop's end are masked out of the states. Reduction states of the nest become
 `!kirl.acc<..., lanes = width>` (lane l folds the indices equal to l modulo width, blocks
 combine lane by lane), and `kirl.acc_reduce_lanes` folds the lanes into one state once per
-output row, in index order, so ties resolve as without lanes. Values of the output index stay
+output row, in index order, so ties resolve as without lanes. Reductions that keep the best
+values (Min, ArgKMin, ...: those with an `admits` rule) keep one state instead: a vector of
+values is tested against it at once and only admitted lanes are folded in, in index order; their
+blocks then continue from the state so far. Values of the output index stay
 scalars and are broadcast where lanes use them. A scheduling pass: results do not change
 beyond the order of additions.
 """
@@ -24,6 +27,7 @@ from xdsl.utils.exceptions import PassFailedException
 
 from kir.dialect import loops as kirl
 from kir.dialect.types import AccType
+from kir.reductions import REDUCTION_RULES
 
 PAIR_OPS = (kirl.AccUpdateOp, kirl.AccumulateOp)
 
@@ -64,21 +68,45 @@ def vectorize_row(row: scf.ForOp, width: int) -> None:
         inner.operands[2] = lanes.result
         inner.attributes["kirl.lanes"] = IntegerAttr(width, IndexType())
 
-        # States of the nest, and the initial states feeding it, hold one state per lane.
+        # States of the nest, and the initial states feeding it, hold one state per lane; but
+        # reductions that can test a vector of values at once (K-min and the like) keep one
+        # state, folded through the blocks in index order.
         states = [
             value
             for op in nest.walk()
             for value in (*op.results, *(arg for region in op.regions for arg in region.block.args))
-            if isinstance(value.type, AccType)
+            if isinstance(value.type, AccType) and not _filtered(value.type)
         ]
-        initial = [v for v in nest.iter_args if isinstance(v.owner, kirl.AccInitOp)]
+        initial = [v for v in nest.iter_args if isinstance(v.owner, kirl.AccInitOp) and not _filtered(v.type)]
         for value in [*states, *initial]:
             Rewriter.replace_value_with_new_type(value, value.type.with_lanes(width))
-        results = [r for r in nest.results if isinstance(r.type, AccType)]
+        _fold_blocks_in_order(nest)
+        results = [r for r in nest.results if isinstance(r.type, AccType) and r.type.lanes.data > 1]
         for result in results:
             folded = kirl.AccReduceLanesOp(result)
             Rewriter.insert_op([folded], InsertPoint.after(nest))
             result.replace_uses_with_if(folded.result, lambda use, op=folded: use.operation is not op)
+
+
+def _filtered(acc: AccType) -> bool:
+    """A reduction whose vectorized update tests whole vectors (kir.reductions' `admits`)."""
+    return REDUCTION_RULES[acc.kind.data].admits is not None
+
+
+def _fold_blocks_in_order(nest: scf.ForOp) -> None:
+    """For one-state reductions, each block starts from the state so far instead of an empty
+    one (then combined): the same result for reductions that keep the best values, and the
+    vector test stays effective from the first index of every block."""
+    for combine in [op for op in nest.walk() if isinstance(op, kirl.AccCombineOp)]:
+        if not _filtered(combine.result.type) or not isinstance(combine.later.owner, scf.ForOp):
+            continue
+        block_loop: scf.ForOp = combine.later.owner
+        position = list(block_loop.results).index(combine.later)
+        if not isinstance(block_loop.iter_args[position].owner, kirl.AccInitOp):
+            continue
+        block_loop.operands[3 + position] = combine.earlier
+        combine.result.replace_all_uses_with(combine.later)
+        Rewriter.erase_op(combine)
 
 
 @dataclass(frozen=True)

@@ -142,6 +142,29 @@ def test_wide_formulas_get_fewer_rows_per_tile() -> None:
     assert wide.schedule("float32").rows == 1 < narrow.schedule("float32").rows
 
 
+@pytest.mark.parametrize("reduction", ["ArgKMin", "KMin_ArgKMin", "Min_ArgMin", "Max_ArgMax"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_ranked_reductions_keep_one_state_tested_a_vector_at_a_time(reduction: str, dtype: str, rng) -> None:
+    """Vectorized K-min and the like: one state per row, no per-lane states to fold; exact
+    with ties, NaN, infinities, K above N and sizes that leave partial vectors."""
+    kernel = kir.compile("SqDist(x, y) * s", ["x = Vi(2)", "y = Vj(2)", "s = Vj(1)"], reduction, opt_arg=12)
+    loops = kernel.ir("loops", dtype)
+    assert "kirl.lanes" in loops and "acc_reduce_lanes" not in loops and ", lanes = " not in loops
+    for size_j in (7, 37, 300):
+        x = rng.integers(-1, 2, size=(41, 2)).astype(dtype)
+        y = rng.integers(-1, 2, size=(size_j, 2)).astype(dtype)
+        s = rng.integers(0, 2, size=(size_j, 1)).astype(dtype)
+        s[rng.random(size_j) < 0.1] = np.nan
+        s[rng.random(size_j) < 0.1] = np.inf
+        check_against_reference(kernel, [x, y, s], dtype)
+
+
+def test_ranked_reductions_use_one_row_per_tile() -> None:
+    kernel = kir.compile("SqDist(x, y)", ["x = Vi(16)", "y = Vj(16)"], "ArgKMin", opt_arg=10)
+    schedule = kernel.schedule("float32")
+    assert schedule.rows == 1 and schedule.lanes > 1
+
+
 @pytest.mark.parametrize("value", [0, -1, 2.5, "2"])
 def test_bad_thread_counts_are_refused(value) -> None:
     with pytest.raises(kir.KirError, match="number of threads"):

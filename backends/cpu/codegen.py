@@ -345,6 +345,8 @@ class FunctionTranslator:
         if isinstance(op, kirl.AccInitOp):
             return rule.init(em, spec)
         if isinstance(op, kirl.AccUpdateOp):
+            if lanes == 1 and self.lane_loop is not None:
+                return self.filtered_update(op, rule, spec, acc_type)
             return self.update(op, rule, spec, em)
         if isinstance(op, kirl.AccCombineOp):
             return rule.combine(em, spec, self.values[op.earlier], self.values[op.later])
@@ -372,6 +374,49 @@ class FunctionTranslator:
                 for new, old in zip(_flatten(updated), _flatten(state), strict=True)
             ],
         )
+
+    def filtered_update(self, op: kirl.AccUpdateOp, rule: Any, spec: ReductionSpec, acc_type: AccType) -> Any:
+        """One state, a vector of values: the lanes the rule admits (and inside the loop) are
+        folded in one by one in index order, in a branch taken only when some lane is admitted."""
+        b = self.builder
+        lanes = self.lane_loop.lanes
+        lane_em, em = self.emitter(acc_type.element_type, lanes), self.emitter(acc_type.element_type)
+        state = self.values[op.acc]
+        value, *weight = (
+            self.values[v] if v in self.laned else [self.broadcast(e, lanes) for e in self.values[v]]
+            for v in op.values
+        )
+        indices = self.lane_indices()
+        inside = b.icmp_signed("<", indices, self.broadcast(self.lane_loop.upper, lanes))
+        broadcast_state = [[self.broadcast(e, lanes) for e in component] for component in state]
+        admitted = b.and_(rule.admits(lane_em, spec, broadcast_state, value), inside)
+        any_admitted = b.icmp_unsigned(
+            "!=", b.bitcast(admitted, ir.IntType(lanes)), ir.Constant(ir.IntType(lanes), 0)
+        )
+        before = b.block
+        with b.if_then(any_admitted, likely=False):
+            folded = state
+            for lane in range(lanes):
+                at = ir.Constant(ir.IntType(32), lane)
+                entries = [b.extract_element(e, at) for e in value]
+                weights = [b.extract_element(e, at) for e in weight[0]] if weight else None
+                updated = rule.update(em, spec, folded, entries, weights, b.extract_element(indices, at))
+                flag = b.extract_element(admitted, at)
+                folded = _unflatten(
+                    folded,
+                    [
+                        b.select(flag, new, old)
+                        for new, old in zip(_flatten(updated), _flatten(folded), strict=True)
+                    ],
+                )
+            branch_end = b.block
+        merged = []
+        for old, new in zip(_flatten(state), _flatten(folded), strict=True):
+            phi = b.phi(old.type)
+            phi.add_incoming(old, before)
+            phi.add_incoming(new, branch_end)
+            merged.append(phi)
+        return _unflatten(state, merged)
 
     def reduce_lanes(self, rule: Any, spec: ReductionSpec, acc_type: AccType, state: Any) -> Any:
         """One state from the lanes' states, folded in lane order."""

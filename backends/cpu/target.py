@@ -6,7 +6,8 @@
   at D = 256).
 - rows: as many output rows per tile as the register file holds states for: the states of
   one row take `state_registers` registers per lane group (x2 for the two registers), from
-  the 16 (AVX2, SSE, NEON) or 32 (AVX-512) registers, at most 8.
+  the 16 (AVX2, SSE, NEON) or 32 (AVX-512) registers, at most 4; one for reductions that
+  keep the best values (ArgKMin, ...), whose rows test vectors against one state each.
 - block: 256 reduced indices per block (whole groups of lanes), KeOps' block_sum size.
 - chunk: wide vectors (>= 64 entries) are streamed 8 entries at a time.
 """
@@ -44,6 +45,10 @@ def state_registers(specs: Sequence[ReductionSpec], lanes: int, element_bytes: i
     return max(total, 1)
 
 
+MAX_ROWS = 4
+"""More rows per tile measured no faster on AVX2 (the states and the formula's temporaries
+spill) and compile slower: 8 rows doubled a Gaussian kernel's compile time."""
+
 ROW_ENTRIES = 96
 """Entries computed per pair, summed over the rows of a tile, beyond which more rows only
 grow the code: LLVM's compile time grows with the tile, the registers are already full."""
@@ -55,6 +60,10 @@ def default_schedule(specs: Sequence[ReductionSpec], element_bytes: int, pair_en
     bits = host_vector_bits()
     lanes = 2 * bits // (8 * element_bytes)
     registers = 32 if bits == 512 else 16
+    if any(REDUCTION_RULES[spec.kind].admits is not None for spec in specs):
+        # One state per row tested a vector at a time (kir-vectorize): each row adds a branch
+        # of W scalar updates; measured no faster with more rows, and much slower to compile.
+        return Schedule(block=256, lanes=lanes, rows=1, chunk=8, chunk_threshold=64)
     rows = registers // (2 * state_registers(specs, lanes, element_bytes))
-    rows = max(1, min(8, rows, ROW_ENTRIES // max(pair_entries, 1)))
+    rows = max(1, min(MAX_ROWS, rows, ROW_ENTRIES // max(pair_entries, 1)))
     return Schedule(block=256, lanes=lanes, rows=rows, chunk=8, chunk_threshold=64)
