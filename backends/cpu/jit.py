@@ -30,6 +30,11 @@ def host_cpu() -> tuple[str, str]:
     return llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten()
 
 
+# LLVM's native target is initialized, and the host CPU read, when kir is imported: every
+# kernel, compiled or loaded from the disk cache, needs them.
+host_cpu()
+
+
 def host_target_machine() -> llvm.TargetMachine:
     """A new target machine for this CPU, its name and features read from LLVM.
 
@@ -94,9 +99,12 @@ class JitModule:
         jit = cls.__new__(cls)
         jit.target_machine = host_target_machine()
         with _LOCK:
+            # An empty module whose object the cache hook supplies: MCJIT loads the object as
+            # that module's code, without running a code generator (adding the object to an
+            # engine would still compile the empty module).
             jit.llvm_module = llvm.parse_assembly("")
             jit.engine = llvm.create_mcjit_compiler(jit.llvm_module, jit.target_machine)
-            jit.engine.add_object_file(llvm.ObjectFileRef.from_data(object_code))
+            jit.engine.set_object_cache(getbuffer_func=lambda _module: object_code)
             jit.engine.finalize_object()
         jit.object_code = object_code
         jit.optimized = False
