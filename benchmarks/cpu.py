@@ -196,8 +196,12 @@ def measure_case(case: Case, available: dict[str, bool], args: argparse.Namespac
 
 def measure_compile(available: dict[str, bool], folder: str) -> list:
     """[(label, [(method, result dict)])] for the three compile-time rows."""
-    rows = {"cold compile, new formula (100x100)": [], "first call, warm disk cache (new process)": []}
-    rows["per call (100x100, median of 2000)"] = []
+    labels = [
+        "cold compile, new formula (100x100)",
+        "first call, warm disk cache (new process)",
+        "per call (100x100, median of 2000)",
+    ]
+    rows: dict[str, list] = {label: [] for label in labels}
     for method in ("kir", "pykeops"):
         if not available[method]:
             continue
@@ -207,7 +211,7 @@ def measure_compile(available: dict[str, bool], folder: str) -> list:
         env = {**os.environ, "KIR_CACHE_DIR": cache}
         cold, warm = run_child(spec, env), run_child(spec, env)
         per_call = run_child({"compile": "per_call", "method": method}, env)
-        for label, result in zip(rows, (cold, warm, per_call), strict=True):
+        for label, result in zip(labels, (cold, warm, per_call), strict=True):
             rows[label].append((method, result))
             progress(f"{label}: {method} {describe(result)}")
         if "overhead" in per_call:

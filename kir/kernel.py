@@ -244,7 +244,7 @@ class Kernel:
                 _MACHINE_CODE.move_to_end(key)
                 return _MACHINE_CODE[key]
         stored = disk_cache.load(key)
-        if stored is not None:
+        if stored is not None and isinstance(stored[0].get("lanes"), int):
             meta, code = stored
             jit = JitModule.from_object(code)
             compiled = _Compiled(jit.function(self.name), jit, int(meta["lanes"]))

@@ -5,8 +5,12 @@ without a vector math library the loop is as slow as scalar code. The functions 
 reduction plus polynomials, all lanes at once. Errors are in ulps of the result, measured against
 long-double references (tests/test_vector_math.py checks <= 2 ulp in CI).
 
-- exp: x = n ln2 + r with |r| <= ln2 / 2, exp(x) = 2^n p(r), the scale 2^n applied in two
-  factors so that results down to the smallest subnormal and up to overflow come out right.
+- exp: x = n ln2 + r with |r| <= ln2 / 2, exp(x) = 2^n p(r). A vector whose lanes all have
+  normal 2^n (x in [-87, 88] float32, [-707, 709] float64: the common case) scales with one
+  multiply; any other vector calls one out-of-line function that clamps, applies 2^n in two
+  factors (results down to the smallest subnormal and up to overflow come out right) and keeps
+  NaN; both give the same bits where both apply. The short path made a Gaussian kernel sum
+  1.55x and its gradient 2.3x faster (fewer instructions, fewer registers).
   Coefficients: Cephes' expf (float32) and the Taylor series to degree 13 (float64). On
   2,000,001 points of the whole domain: max 0.99 ulp (float32) and 0.98 ulp (float64), mean
   0.27 ulp. NaN gives NaN, +inf gives +inf, -inf gives +0.
@@ -148,48 +152,105 @@ def _is_single(vector: ir.VectorType) -> bool:
     return isinstance(vector.element, ir.FloatType)
 
 
+EXP_NORMAL_RANGE = {32: (-87.0, 88.0), 64: (-707.0, 709.0)}
+"""Arguments whose 2^n is a normal number: one scaling multiply is exact there."""
+
+
 def exp(builder: ir.IRBuilder, x: ir.Value) -> ir.Value:
-    """exp of each lane of `x` (a vector of float or double)."""
+    """exp of each lane of `x` (a vector of float or double).
+
+    A vector whose lanes all lie in EXP_NORMAL_RANGE (the common case) takes a short path: no
+    clamping, no NaN test, one scaling multiply. Any other vector (a NaN, an infinity, a result
+    that overflows or is subnormal) calls `kir.exp.full`, one function per module, which handles
+    every argument; both give the same bits where both apply.
+    """
+    b = builder
+    vector: ir.VectorType = x.type
+    low, high = EXP_NORMAL_RANGE[32 if _is_single(vector) else 64]
+    inside = b.and_(
+        b.fcmp_ordered(">=", x, _splat(vector, low)), b.fcmp_ordered("<=", x, _splat(vector, high))
+    )
+    mask_type = ir.IntType(vector.count)
+    all_inside = b.icmp_unsigned(
+        "==", b.bitcast(inside, mask_type), ir.Constant(mask_type, (1 << vector.count) - 1)
+    )
+    fast_block = b.append_basic_block("exp.normal")
+    full_block = b.append_basic_block("exp.full")
+    done_block = b.append_basic_block("exp.done")
+    b.cbranch(all_inside, fast_block, full_block).set_weights([1000, 1])
+    b.position_at_end(full_block)
+    full = b.call(_exp_everywhere_function(b.module, vector), [x])
+    b.branch(done_block)
+    b.position_at_end(fast_block)
+    n, p = _exp_reduced(b, x)
+    k = _to_integer(b, n)
+    fast = b.fmul(p, _power_of_two(b, k, vector))
+    fast_end = b.block
+    b.branch(done_block)
+    b.position_at_end(done_block)
+    result = b.phi(vector)
+    result.add_incoming(fast, fast_end)
+    result.add_incoming(full, full_block)
+    return result
+
+
+def _exp_reduced(b: ir.IRBuilder, x: ir.Value) -> tuple[ir.Value, ir.Value]:
+    """n = rint(x / ln 2) and p = exp(x - n ln 2) (Cody-Waite, then the polynomial)."""
     vector: ir.VectorType = x.type
     single = _is_single(vector)
-    lanes = vector.count
-    int_type = ir.IntType(32 if single else 64)
-    int_vector = ir.VectorType(int_type, lanes)
-    mantissa, bias = (23, 127) if single else (52, 1023)
-    low, high = (-104.0, 89.0) if single else (-746.0, 710.0)
     ln2_hi, ln2_lo = (
         (0.693359375, -2.12194440e-4) if single else (6.93145751953125e-1, 1.42860682030941723212e-6)
     )
-    b = builder
-
-    def const(value: float) -> ir.Constant:
-        return _splat(vector, value)
-
-    # Ordered compares keep NaN (it is neither above nor below the range) for the final select.
-    clamped = b.select(b.fcmp_ordered(">", x, const(high)), const(high), x)
-    clamped = b.select(b.fcmp_ordered("<", clamped, const(low)), const(low), clamped)
-    n = _intrinsic(b, "rint", b.fmul(clamped, const(1.0 / math.log(2.0))))
-    r = b.fsub(clamped, b.fmul(n, const(ln2_hi)))
-    r = b.fsub(r, b.fmul(n, const(ln2_lo)))
+    n = _intrinsic(b, "rint", b.fmul(x, _splat(vector, 1.0 / math.log(2.0))))
+    r = b.fsub(x, b.fmul(n, _splat(vector, ln2_hi)))
+    r = b.fsub(r, b.fmul(n, _splat(vector, ln2_lo)))
     p = _horner(b, FLOAT32_EXP if single else FLOAT64_EXP, r)
     p = b.fadd(b.fmul(p, b.fmul(r, r), flags=CONTRACT), r, flags=CONTRACT)
-    p = b.fadd(p, const(1.0))
+    return n, b.fadd(p, _splat(vector, 1.0))
+
+
+def _to_integer(b: ir.IRBuilder, n: ir.Value) -> ir.Value:
+    """An integral float vector as integers of the same width."""
+    vector: ir.VectorType = n.type
+    int_vector = ir.VectorType(ir.IntType(32 if _is_single(vector) else 64), vector.count)
+    if _is_single(vector):
+        return b.fptosi(n, int_vector)
+    # AVX2 has no double -> i64 conversion; n + 1.5 * 2^52 holds n in its low bits.
+    shifted = b.bitcast(b.fadd(n, _splat(vector, 1.5 * 2.0**52)), int_vector)
+    return b.sub(shifted, _splat(int_vector, 0x4338000000000000))
+
+
+def _power_of_two(b: ir.IRBuilder, k: ir.Value, vector: ir.VectorType) -> ir.Value:
+    """2^k for integer lanes k in the normal range of `vector`'s type."""
+    mantissa, bias = (23, 127) if _is_single(vector) else (52, 1023)
+    bits = b.shl(b.add(k, _splat(k.type, bias)), _splat(k.type, mantissa))
+    return b.bitcast(bits, vector)
+
+
+def _exp_everywhere_function(module: ir.Module, vector: ir.VectorType) -> ir.Function:
+    """`kir.exp.full.<type>`: exp of every lane, whatever its value (one per module, not inlined)."""
+    name = f"kir.exp.full.v{vector.count}{'f32' if _is_single(vector) else 'f64'}"
+    if name in module.globals:
+        return module.globals[name]
+    function = ir.Function(module, ir.FunctionType(vector, [vector]), name=name)
+    function.linkage = "internal"
+    function.attributes.add("noinline")
+    function.attributes.add("nounwind")
+    b = ir.IRBuilder(function.append_basic_block("entry"))
+    (x,) = function.args
+    single = _is_single(vector)
+    low, high = (-104.0, 89.0) if single else (-746.0, 710.0)
+    # Ordered compares keep NaN (it is neither above nor below the range) for the final select.
+    clamped = b.select(b.fcmp_ordered(">", x, _splat(vector, high)), _splat(vector, high), x)
+    clamped = b.select(b.fcmp_ordered("<", clamped, _splat(vector, low)), _splat(vector, low), clamped)
+    n, p = _exp_reduced(b, clamped)
     # 2^n as two normal powers of two: n reaches -150 (-1077) and 128 (1025) after clamping.
-    if single:
-        k = b.fptosi(n, int_vector)
-    else:  # AVX2 has no double -> i64 conversion; n + 1.5 * 2^52 holds n in its low bits
-        k = b.sub(
-            b.bitcast(b.fadd(n, const(1.5 * 2.0**52)), int_vector), _splat(int_vector, 0x4338000000000000)
-        )
-    half = b.ashr(k, _splat(int_vector, 1))
+    k = _to_integer(b, n)
+    half = b.ashr(k, _splat(k.type, 1))
     rest = b.sub(k, half)
-
-    def power_of_two(e: ir.Value) -> ir.Value:
-        bits = b.shl(b.add(e, _splat(int_vector, bias)), _splat(int_vector, mantissa))
-        return b.bitcast(bits, vector)
-
-    result = b.fmul(b.fmul(p, power_of_two(half)), power_of_two(rest))
-    return b.select(b.fcmp_unordered("uno", x, x), x, result)
+    result = b.fmul(b.fmul(p, _power_of_two(b, half, vector)), _power_of_two(b, rest, vector))
+    b.ret(b.select(b.fcmp_unordered("uno", x, x), x, result))
+    return function
 
 
 def log(builder: ir.IRBuilder, x: ir.Value) -> ir.Value:
