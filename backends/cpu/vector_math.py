@@ -37,6 +37,7 @@ long-double references (tests/test_vector_math.py checks <= 2 ulp in CI).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from llvmlite import ir
 
@@ -173,27 +174,15 @@ def exp(builder: ir.IRBuilder, x: ir.Value) -> ir.Value:
         b.fcmp_ordered(">=", x, _splat(vector, low)), b.fcmp_ordered("<=", x, _splat(vector, high))
     )
     mask_type = ir.IntType(vector.count)
-    all_inside = b.icmp_unsigned(
-        "==", b.bitcast(inside, mask_type), ir.Constant(mask_type, (1 << vector.count) - 1)
+    some_outside = b.icmp_unsigned(
+        "!=", b.bitcast(inside, mask_type), ir.Constant(mask_type, (1 << vector.count) - 1)
     )
-    fast_block = b.append_basic_block("exp.normal")
-    full_block = b.append_basic_block("exp.full")
-    done_block = b.append_basic_block("exp.done")
-    b.cbranch(all_inside, fast_block, full_block).set_weights([1000, 1])
-    b.position_at_end(full_block)
-    full = _exp_everywhere(b, x)
-    b.branch(done_block)
-    b.position_at_end(fast_block)
-    n, p = _exp_reduced(b, x)
-    k = _to_integer(b, n)
-    fast = b.fmul(p, _power_of_two(b, k, vector))
-    fast_end = b.block
-    b.branch(done_block)
-    b.position_at_end(done_block)
-    result = b.phi(vector)
-    result.add_incoming(fast, fast_end)
-    result.add_incoming(full, full_block)
-    return result
+
+    def short_path() -> ir.Value:
+        n, p = _exp_reduced(b, x)
+        return b.fmul(p, _power_of_two(b, _to_integer(b, n), vector))
+
+    return _branch(b, some_outside, lambda: _exp_everywhere(b, x), short_path, "exp")
 
 
 def _exp_reduced(b: ir.IRBuilder, x: ir.Value) -> tuple[ir.Value, ir.Value]:
@@ -420,16 +409,30 @@ def _slow_path_if_large(builder: ir.IRBuilder, x: ir.Value, fast: ir.Value, name
     any_large = b.icmp_unsigned(
         "!=", b.bitcast(large, ir.IntType(vector.count)), ir.Constant(ir.IntType(vector.count), 0)
     )
-    fast_block = b.block
-    slow_block = b.append_basic_block(f"{name}.large")
+    return _branch(b, any_large, lambda: _intrinsic(b, name, x), lambda: fast, name)
+
+
+def _branch(
+    b: ir.IRBuilder,
+    rare: ir.Value,
+    on_rare: Callable[[], ir.Value],
+    otherwise: Callable[[], ir.Value],
+    name: str,
+) -> ir.Value:
+    """on_rare() where the i1 `rare` holds, else otherwise(), each built in its own block (the
+    rare one weighted unlikely) and merged by a phi."""
+    common_block = b.append_basic_block(f"{name}.common")
+    rare_block = b.append_basic_block(f"{name}.rare")
     done_block = b.append_basic_block(f"{name}.done")
-    branch = b.cbranch(any_large, slow_block, done_block)
-    branch.set_weights([1, 1000])
-    b.position_at_end(slow_block)
-    precise = _intrinsic(b, name, x)
-    b.branch(done_block)
+    b.cbranch(rare, rare_block, common_block).set_weights([1, 1000])
+    results = []
+    for block, build in ((common_block, otherwise), (rare_block, on_rare)):
+        b.position_at_end(block)
+        value = build()
+        results.append((value, b.block))
+        b.branch(done_block)
     b.position_at_end(done_block)
-    result = b.phi(vector)
-    result.add_incoming(fast, fast_block)
-    result.add_incoming(precise, slow_block)
-    return result
+    merged = b.phi(results[0][0].type)
+    for value, block in results:
+        merged.add_incoming(value, block)
+    return merged

@@ -139,8 +139,10 @@ class LaunchPlan:
         arrays = [_lane_groups(a, lanes) if g else a for a, g in zip(arrays, self.regroup, strict=True)]
         args = self.pointer_array(*[data_pointer(a) for a in arrays])
         threads = self.threads()
-        if threads < 2 and self.rows and self.reduced_splits() > 1:
-            return self._run_split_reduced(arrays, self.reduced_splits())
+        if threads < 2 and self.rows:
+            parts = self.reduced_splits()
+            if parts > 1:
+                return self._run_split_reduced(arrays, parts)
         row_outputs = [None if o.column else np.empty((o.rows, o.dim), dtype=o.dtype) for o in self.outputs]
         if threads == 1 and not self.has_columns:
             outs = self.out_pointer_array(*[data_pointer(r) for r in row_outputs])
@@ -198,16 +200,3 @@ class LaunchPlan:
         if self.lanes > 1:
             total = _from_lane_groups(total, out.rows)
         return np.ascontiguousarray(total, dtype=out.dtype)
-
-
-def launch(
-    function: ctypes._CFuncPtr,
-    lanes: int,
-    arrays: Sequence[np.ndarray],
-    reduced_index_args: Sequence[bool],
-    outputs: Sequence[Output],
-    rows: int,
-    reduced: int,
-) -> list[np.ndarray]:
-    """Run `function` over `rows` output rows; the outputs, in their own dtypes."""
-    return LaunchPlan(function, lanes, reduced_index_args, outputs, rows, reduced).run(arrays)
