@@ -54,9 +54,17 @@ def test_wheel_install_has_one_top_level_package(tmp_path: Path) -> None:
     run = (
         "import numpy as np, kir;"
         "k = kir.compile('Exp(-SqDist(x,y))*b', ['x=Vi(3)','y=Vj(3)','b=Vj(1)']);"
-        "print(k(np.zeros((2,3)), np.zeros((4,3)), np.ones((4,1)))[0,0])"
+        "print(k(np.zeros((2,3)), np.zeros((4,3)), np.ones((4,1)))[0,0]);"
+        # The checkout's editable install is visible through the system site-packages: every
+        # kir module used must still come from the wheel (a package missing from pyproject's
+        # list would otherwise be found in the checkout).
+        "import sys; print(*sorted({m.__file__ for n, m in sys.modules.items()"
+        " if n.split('.')[0] == 'kir' and getattr(m, '__file__', None)}), sep='\\n')"
     )
     result = subprocess.run(
         [str(python), "-c", run], check=True, cwd=tmp_path, capture_output=True, text=True
     )
-    assert result.stdout.strip() == "4.0"
+    value, *module_files = result.stdout.split("\n")
+    assert value.strip() == "4.0"
+    outside = [f for f in module_files if f and not Path(f).is_relative_to(env_dir)]
+    assert not outside, f"kir modules imported from outside the installed wheel: {outside}"
