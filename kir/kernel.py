@@ -14,7 +14,7 @@ from xdsl.dialects.builtin import ModuleOp, f64
 from xdsl.utils.exceptions import PassFailedException
 
 from kir.backends.cpu.jit import JitModule
-from kir.backends.cpu.target import default_schedule
+from kir.backends.cpu.target import VECTOR_MATH_OPS, default_schedule
 from kir.builder import Reduction, build_kernel
 from kir.context import module_text
 from kir.dialect import loops as kirl
@@ -203,10 +203,13 @@ class Kernel:
             for r in self.reductions
             if r.axis == self.axis
         ]
-        chunk, threshold = Schedule.chunk, Schedule.chunk_threshold
         nodes = {id(n): n for r in self.reductions for root in r.roots for n in root.walk()}
-        pair_entries = sum(min(n.dim, chunk) if n.dim >= threshold else n.dim for n in nodes.values())
-        return default_schedule(specs, np.dtype(DTYPES[dtype]).itemsize, pair_entries)
+        return default_schedule(
+            specs,
+            np.dtype(DTYPES[dtype]).itemsize,
+            [n.dim for n in nodes.values()],
+            any(issubclass(n.op, VECTOR_MATH_OPS) for n in nodes.values()),
+        )
 
     def use_schedule(self, schedule: Schedule | None) -> Kernel:
         """Compile with `schedule` from now on (None: the back-end's default); returns the kernel."""

@@ -95,10 +95,13 @@ def forward(op: Operation, value: SSAValue, rewriter: PatternRewriter) -> None:
         rewriter.replace(op, [], [value])
 
 
-def replace_by(op: Operation, new: Operation, rewriter: PatternRewriter) -> None:
-    """Replace `op` by the new op `new`, when that keeps the result type."""
+def replace_by(
+    op: Operation, new: Operation, rewriter: PatternRewriter, before: list[Operation] | None = None
+) -> None:
+    """Replace `op` by the new op `new` (preceded by the new ops `before`), when that keeps the
+    result type."""
     if new.results[0].type == op.results[0].type:
-        rewriter.replace(op, new)
+        rewriter.replace(op, [*(before or []), new], new.results)
 
 
 def splat_constant(number: float, type_: VecType) -> ConstantOp:
@@ -150,6 +153,44 @@ class SimplifyMul(RewritePattern):
                 return replace_by(op, NegOp(value), rewriter)
             if self.fast_math and (is_splat(other, 0.0) or is_splat(other, -0.0)):
                 return replace_by_constant(op, [0.0] * op.result.type.size, rewriter)
+        return None
+
+
+def power_of_two(value: SSAValue) -> float | None:
+    """The number c if `value` is a constant splat c = +-2^k (multiplying by it is exact)."""
+    values = constant_values(value)
+    if not values or any(v != values[0] for v in values) or values[0] == 0 or not math.isfinite(values[0]):
+        return None
+    mantissa, _ = math.frexp(abs(values[0]))
+    return values[0] if mantissa == 0.5 else None
+
+
+def single_use(value: SSAValue) -> bool:
+    return value.uses.get_length() == 1
+
+
+class ScaleTheSmallerOperand(RewritePattern):
+    """x * (y * c) -> (x * c) * y for c = +-2^k and x of fewer entries than y; (-x) * c -> x * (-c).
+
+    Autodiff's `-w * (2 * (x - y))` multiplies each entry of x - y by 2, then by -w; scaling the
+    scalar w instead saves an op per entry. Scaling by a power of two (or negating) is exact, so
+    both orders round once, the same way: the results agree unless y * c overflows or is
+    subnormal, where the rewritten order is the more accurate."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: MulOp, rewriter: PatternRewriter) -> None:
+        for x, other in (op.args, op.args[::-1]):
+            scale = power_of_two(other)
+            if scale is not None and isinstance(x.owner, NegOp) and single_use(x):
+                negated = splat_constant(-scale, other.type)
+                return replace_by(op, MulOp(x.owner.args[0], negated.result), rewriter, [negated])
+            inner = other.owner
+            if not isinstance(inner, MulOp) or not single_use(other) or x.type.size >= other.type.size:
+                continue
+            for y, c in (inner.args, inner.args[::-1]):
+                if power_of_two(c) is not None and y.type.size == other.type.size:
+                    scaled = MulOp(x, c)
+                    return replace_by(op, MulOp(scaled.result, y), rewriter, [scaled])
         return None
 
 
@@ -319,6 +360,7 @@ def simplify_patterns(fast_math: bool = False, keep_norms: bool = False) -> list
     patterns: list[RewritePattern] = [
         FoldConstants(),
         SimplifyMul(fast_math),
+        ScaleTheSmallerOperand(),
         SimplifyAdd(fast_math),
         SimplifySub(fast_math),
         SimplifyDiv(),

@@ -171,7 +171,9 @@ def test_several_formulas_in_one_kernel_match_separate_kernels() -> None:
     together = fused(*arrays)
     for formula, reduction, result in zip(formulas, reductions, together, strict=True):
         alone = kir.compile(formula, aliases, reduction, opt_arg=2)(*arrays)
-        np.testing.assert_allclose(result, alone, rtol=1e-6, atol=1e-7)
+        # The fused kernel may take another schedule (lanes, rows): sums of 500 float32 terms
+        # then add in another order, so entries that cancel differ by a few ulps of the largest.
+        np.testing.assert_allclose(result, alone, rtol=1e-6, atol=1e-6 * np.abs(alone).max())
 
 
 def test_several_formulas_errors() -> None:

@@ -128,7 +128,7 @@ def test_wide_vectors_are_chunked_and_exact(dim: int, rng) -> None:
 
 
 def test_default_schedule_uses_simd_lanes_and_row_tiles() -> None:
-    kernel = kir.compile("Exp(-SqDist(x, y)) * b", ["x = Vi(3)", "y = Vj(3)", "b = Vj(1)"])
+    kernel = kir.compile("Inv(IntCst(1) + SqDist(x, y)) * b", ["x = Vi(3)", "y = Vj(3)", "b = Vj(1)"])
     schedule = kernel.schedule("float32")
     assert schedule.lanes >= 4 and schedule.rows >= 2
     assert kernel.schedule("float64").lanes == schedule.lanes // 2
@@ -136,8 +136,22 @@ def test_default_schedule_uses_simd_lanes_and_row_tiles() -> None:
     assert f"kirl.lanes = {schedule.lanes}" in loops and f"kirl.rows = {schedule.rows}" in loops
 
 
+def test_narrow_formulas_with_exp_take_wider_lanes_and_one_row() -> None:
+    aliases = ["x = Vi(3)", "y = Vj(3)", "b = Vj(1)"]
+    plain = kir.compile("Inv(IntCst(1) + SqDist(x, y)) * b", aliases).schedule("float32")
+    gaussian = kir.compile("Exp(-SqDist(x, y)) * b", aliases).schedule("float32")
+    assert gaussian.lanes == 2 * plain.lanes and gaussian.rows == 1
+    wide = kir.compile("Exp(-SqDist(x, y)) * b", ["x = Vi(16)", "y = Vj(16)", "b = Vj(1)"])
+    assert wide.schedule("float32").lanes == plain.lanes and wide.schedule("float32").rows > 1
+
+
+def test_ranked_reductions_take_row_tiles() -> None:
+    knn = kir.compile("SqDist(x, y)", ["x = Vi(16)", "y = Vj(16)"], "ArgKMin", opt_arg=10)
+    assert knn.schedule("float32").rows == 4 and "kirl.rows = 4" in knn.ir("loops")
+
+
 def test_wide_formulas_get_fewer_rows_per_tile() -> None:
-    narrow = kir.compile("Exp(-SqDist(x, y)) * b", ["x = Vi(3)", "y = Vj(3)", "b = Vj(1)"])
+    narrow = kir.compile("Inv(IntCst(1) + SqDist(x, y)) * b", ["x = Vi(3)", "y = Vj(3)", "b = Vj(1)"])
     wide = kir.compile("TensorProd(x, y)", ["x = Vi(40)", "y = Vj(40)"])
     assert wide.schedule("float32").rows == 1 < narrow.schedule("float32").rows
 
@@ -157,12 +171,6 @@ def test_ranked_reductions_keep_one_state_tested_a_vector_at_a_time(reduction: s
         s[rng.random(size_j) < 0.1] = np.nan
         s[rng.random(size_j) < 0.1] = np.inf
         check_against_reference(kernel, [x, y, s], dtype)
-
-
-def test_ranked_reductions_use_one_row_per_tile() -> None:
-    kernel = kir.compile("SqDist(x, y)", ["x = Vi(16)", "y = Vj(16)"], "ArgKMin", opt_arg=10)
-    schedule = kernel.schedule("float32")
-    assert schedule.rows == 1 and schedule.lanes > 1
 
 
 @pytest.mark.parametrize("value", [0, -1, 2.5, "2"])

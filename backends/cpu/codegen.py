@@ -30,6 +30,7 @@ from xdsl.dialects import arith, scf
 from xdsl.dialects.builtin import Float32Type, ModuleOp
 from xdsl.ir import Attribute, Block, Operation, SSAValue
 
+from kir.backends.cpu.constants import splat, undefined
 from kir.backends.cpu.emitter import I64, LLVMEmitter
 from kir.dialect import loops as kirl
 from kir.dialect.formula import ConstantOp
@@ -74,11 +75,12 @@ def _unflatten(like: Any, leaves: list[ir.Value]) -> Any:
 
 @dataclass
 class LaneLoop:
-    """The loop being translated with SIMD lanes: its index value, its end and width."""
+    """The loop being translated with SIMD lanes: its index value, its width, and where the
+    range ends when this group of lanes may pass it (None: every lane is inside)."""
 
     index: SSAValue
     counter: ir.Value
-    upper: ir.Value
+    upper: ir.Value | None
     lanes: int
 
 
@@ -88,6 +90,10 @@ class FunctionTranslator:
     def __init__(self, func: kirl.FuncOp, module: ir.Module):
         self.func = func
         self.function = ir.Function(module, SIGNATURE, name=func.sym_name.data)
+        # Spilled vectors (32 or 64 bytes) straddle cache lines when the caller's stack is only
+        # 16-byte aligned: measured 1.5x slower in one process of four, by where its stack lay.
+        self.function.attributes.add("nounwind")
+        self.function.attributes.alignstack = 64
         self.builder = ir.IRBuilder(self.function.append_basic_block("entry"))
         self.values: dict[SSAValue, Any] = {}
         self.laned: set[SSAValue] = set()
@@ -187,9 +193,9 @@ class FunctionTranslator:
     def broadcast(self, value: ir.Value, lanes: int) -> ir.Value:
         """`value` in every one of `lanes` lanes."""
         vector = ir.VectorType(value.type, lanes)
-        single = self.builder.insert_element(ir.Constant(vector, None), value, ir.Constant(ir.IntType(32), 0))
-        mask = ir.Constant(ir.VectorType(ir.IntType(32), lanes), [0] * lanes)
-        return self.builder.shuffle_vector(single, ir.Constant(vector, None), mask)
+        single = self.builder.insert_element(undefined(vector), value, ir.Constant(ir.IntType(32), 0))
+        zeros = splat(ir.VectorType(ir.IntType(32), lanes), 0)
+        return self.builder.shuffle_vector(single, undefined(vector), zeros)
 
     def lane_indices(self) -> ir.Value:
         """The reduced index of each lane: %j + l."""
@@ -197,11 +203,53 @@ class FunctionTranslator:
         steps = ir.Constant(ir.VectorType(I64, lane_loop.lanes), list(range(lane_loop.lanes)))
         return self.builder.add(self.broadcast(lane_loop.counter, lane_loop.lanes), steps)
 
+    def lanes_inside(self) -> ir.Value:
+        """Which lanes' indices are below the loop's end: lane l < end - %j, compared in 32-bit
+        lanes (the count is clamped to [0, W] first), half the work of comparing indices."""
+        b, lane_loop = self.builder, self.lane_loop
+        left = b.sub(lane_loop.upper, lane_loop.counter)
+        width = ir.Constant(I64, lane_loop.lanes)
+        left = b.select(b.icmp_signed("<", left, width), left, width)
+        left = b.select(b.icmp_signed("<", left, ir.Constant(I64, 0)), ir.Constant(I64, 0), left)
+        i32 = ir.IntType(32)
+        steps = ir.Constant(ir.VectorType(i32, lane_loop.lanes), list(range(lane_loop.lanes)))
+        return b.icmp_signed("<", steps, self.broadcast(b.trunc(left, i32), lane_loop.lanes))
+
     def translate_loop(self, loop: scf.ForOp) -> list[Any]:
-        """An scf.for as header/body/exit blocks; carried values become phi nodes."""
-        b = self.builder
+        """An scf.for as header/body/exit blocks; carried values become phi nodes.
+
+        A lane loop runs its whole groups of lanes without any mask, then, when the range
+        ends inside a group, that last group once more with the lanes past the end masked out
+        of the states: the mask costs nothing in the loop itself."""
         lower, upper, step = (self.values[v] for v in (loop.lb, loop.ub, loop.step))
         initial = [self.values[v] for v in loop.iter_args]
+        if "kirl.lanes" not in loop.attributes:
+            results = self._emit_loop(loop, lower, upper, step, initial, None)
+        else:
+            b = self.builder
+            lanes = loop.attributes["kirl.lanes"].value.data
+            span = b.sub(upper, lower)
+            span = b.select(b.icmp_signed("<", span, ir.Constant(I64, 0)), ir.Constant(I64, 0), span)
+            whole_end = b.add(lower, b.sub(span, b.urem(span, ir.Constant(I64, lanes))))
+            whole = self._emit_loop(loop, lower, whole_end, step, initial, lanes)
+            results = self._emit_last_group(loop, whole_end, upper, whole, lanes)
+        for result, init in zip(loop.results, loop.iter_args, strict=True):
+            if init in self.laned:
+                self.laned.add(result)
+        return results
+
+    def _emit_loop(
+        self,
+        loop: scf.ForOp,
+        lower: ir.Value,
+        upper: ir.Value,
+        step: ir.Value,
+        initial: list[Any],
+        lanes: int | None,
+    ) -> list[Any]:
+        """The loop from `lower` to `upper`; `lanes` marks a lane loop whose groups of lanes
+        are all whole (no lane past the end)."""
+        b = self.builder
         flat_initial = _flatten(initial)
         preheader = b.block
         header = self.function.append_basic_block("loop")
@@ -218,18 +266,9 @@ class FunctionTranslator:
         b.cbranch(b.icmp_signed("<", counter, upper), body, exit_block)
 
         b.position_at_end(body)
-        block_args = loop.body.block.args
-        self.values[block_args[0]] = counter
         carried = _unflatten(initial, list(phis))
-        for arg, init, value in zip(block_args[1:], loop.iter_args, carried, strict=True):
-            self.values[arg] = value
-            if init in self.laned:
-                self.laned.add(arg)
-        outer_lane_loop = self.lane_loop
-        if "kirl.lanes" in loop.attributes:
-            self.lane_loop = LaneLoop(block_args[0], counter, upper, loop.attributes["kirl.lanes"].value.data)
-        yielded = self.translate_block(loop.body.block)
-        self.lane_loop = outer_lane_loop
+        lane_loop = None if lanes is None else LaneLoop(loop.body.block.args[0], counter, None, lanes)
+        yielded = self._emit_body(loop, counter, carried, lane_loop)
         latch = b.block
         counter.add_incoming(b.add(counter, step), latch)
         for phi, value in zip(phis, _flatten(yielded), strict=True):
@@ -237,10 +276,47 @@ class FunctionTranslator:
         b.branch(header)
 
         b.position_at_end(exit_block)
-        for result, init in zip(loop.results, loop.iter_args, strict=True):
-            if init in self.laned:
-                self.laned.add(result)
         return _unflatten(initial, list(phis))
+
+    def _emit_last_group(
+        self, loop: scf.ForOp, start: ir.Value, upper: ir.Value, carried: list[Any], lanes: int
+    ) -> list[Any]:
+        """The body once at `start` with lanes at or past `upper` masked, if `start` < `upper`."""
+        b = self.builder
+        before = b.block
+        partial = self.function.append_basic_block("last_group")
+        done = self.function.append_basic_block("after_last_group")
+        b.cbranch(b.icmp_signed("<", start, upper), partial, done)
+        b.position_at_end(partial)
+        lane_loop = LaneLoop(loop.body.block.args[0], start, upper, lanes)
+        yielded = self._emit_body(loop, start, carried, lane_loop)
+        partial_end = b.block
+        b.branch(done)
+        b.position_at_end(done)
+        merged = []
+        for old, new in zip(_flatten(carried), _flatten(yielded), strict=True):
+            phi = b.phi(old.type)
+            phi.add_incoming(old, before)
+            phi.add_incoming(new, partial_end)
+            merged.append(phi)
+        return _unflatten(carried, merged)
+
+    def _emit_body(
+        self, loop: scf.ForOp, counter: ir.Value, carried: list[Any], lane_loop: LaneLoop | None
+    ) -> list[Any]:
+        """`loop`'s body at index `counter` with `carried` states; returns what it yields."""
+        block_args = loop.body.block.args
+        self.values[block_args[0]] = counter
+        for arg, init, value in zip(block_args[1:], loop.iter_args, carried, strict=True):
+            self.values[arg] = value
+            if init in self.laned:
+                self.laned.add(arg)
+        outer_lane_loop = self.lane_loop
+        if lane_loop is not None:
+            self.lane_loop = lane_loop
+        yielded = self.translate_block(loop.body.block)
+        self.lane_loop = outer_lane_loop
+        return yielded
 
     def _pointer(self, table: ir.Value, kind: str, position: int) -> ir.Value:
         """The buffer pointer `table[position]`, loaded once in the entry block."""
@@ -365,8 +441,10 @@ class FunctionTranslator:
         )
         indices = self.lane_indices()
         updated = rule.update(em, spec, state, value, weight[0] if weight else None, indices)
+        if self.lane_loop.upper is None:
+            return updated
         # Lanes past the loop's end (the last, partial group of indices) keep their state.
-        inside = self.builder.icmp_signed("<", indices, self.broadcast(self.lane_loop.upper, em.lanes))
+        inside = self.lanes_inside()
         return _unflatten(
             updated,
             [
@@ -377,7 +455,11 @@ class FunctionTranslator:
 
     def filtered_update(self, op: kirl.AccUpdateOp, rule: Any, spec: ReductionSpec, acc_type: AccType) -> Any:
         """One state, a vector of values: the lanes the rule admits (and inside the loop) are
-        folded in one by one in index order, in a branch taken only when some lane is admitted."""
+        folded in one by one in index order, in a branch taken only when some lane is admitted.
+
+        The branch loops over the admitted lanes' bits (lowest first), so the update's code
+        appears once, not once per lane: a K-min update is tens of instructions, and W copies of
+        it per row made the compile slow and the loop's registers scarce."""
         b = self.builder
         lanes = self.lane_loop.lanes
         lane_em, em = self.emitter(acc_type.element_type, lanes), self.emitter(acc_type.element_type)
@@ -386,35 +468,46 @@ class FunctionTranslator:
             self.values[v] if v in self.laned else [self.broadcast(e, lanes) for e in self.values[v]]
             for v in op.values
         )
-        indices = self.lane_indices()
-        inside = b.icmp_signed("<", indices, self.broadcast(self.lane_loop.upper, lanes))
         broadcast_state = [[self.broadcast(e, lanes) for e in component] for component in state]
-        admitted = b.and_(rule.admits(lane_em, spec, broadcast_state, value), inside)
-        any_admitted = b.icmp_unsigned(
-            "!=", b.bitcast(admitted, ir.IntType(lanes)), ir.Constant(ir.IntType(lanes), 0)
-        )
+        admitted = rule.admits(lane_em, spec, broadcast_state, value)
+        if self.lane_loop.upper is not None:
+            admitted = b.and_(admitted, self.lanes_inside())
+        bits = b.zext(b.bitcast(admitted, ir.IntType(lanes)), I64)
+        zero = ir.Constant(I64, 0)
         before = b.block
-        with b.if_then(any_admitted, likely=False):
-            folded = state
-            for lane in range(lanes):
-                at = ir.Constant(ir.IntType(32), lane)
-                entries = [b.extract_element(e, at) for e in value]
-                weights = [b.extract_element(e, at) for e in weight[0]] if weight else None
-                updated = rule.update(em, spec, folded, entries, weights, b.extract_element(indices, at))
-                flag = b.extract_element(admitted, at)
-                folded = _unflatten(
-                    folded,
-                    [
-                        b.select(flag, new, old)
-                        for new, old in zip(_flatten(updated), _flatten(folded), strict=True)
-                    ],
-                )
-            branch_end = b.block
+        lane_block = self.function.append_basic_block("admitted_lane")
+        done_block = self.function.append_basic_block("admitted_done")
+        b.cbranch(b.icmp_unsigned("!=", bits, zero), lane_block, done_block).set_weights([1, 1000])
+
+        b.position_at_end(lane_block)
+        left = b.phi(I64, "lanes_left")
+        left.add_incoming(bits, before)
+        flat_state = _flatten(state)
+        phis = [b.phi(v.type) for v in flat_state]
+        for phi, old in zip(phis, flat_state, strict=True):
+            phi.add_incoming(old, before)
+        folded = _unflatten(state, list(phis))
+        module = self.function.module
+        cttz = module.globals.get("llvm.cttz.i64") or ir.Function(
+            module, ir.FunctionType(I64, [I64, ir.IntType(1)]), "llvm.cttz.i64"
+        )
+        lane = b.call(cttz, [left, ir.Constant(ir.IntType(1), 1)])
+        entries = [b.extract_element(e, lane) for e in value]
+        weights = [b.extract_element(e, lane) for e in weight[0]] if weight else None
+        updated = rule.update(em, spec, folded, entries, weights, b.add(self.lane_loop.counter, lane))
+        rest = b.and_(left, b.sub(left, ir.Constant(I64, 1)))
+        lane_end = b.block
+        left.add_incoming(rest, lane_end)
+        for phi, new in zip(phis, _flatten(updated), strict=True):
+            phi.add_incoming(new, lane_end)
+        b.cbranch(b.icmp_unsigned("!=", rest, zero), lane_block, done_block)
+
+        b.position_at_end(done_block)
         merged = []
-        for old, new in zip(_flatten(state), _flatten(folded), strict=True):
+        for old, new in zip(flat_state, _flatten(updated), strict=True):
             phi = b.phi(old.type)
             phi.add_incoming(old, before)
-            phi.add_incoming(new, branch_end)
+            phi.add_incoming(new, lane_end)
             merged.append(phi)
         return _unflatten(state, merged)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from llvmlite import ir
 
 from kir.backends.cpu import vector_math
+from kir.backends.cpu.constants import splat
 from kir.emitter import MATH_FUNCTIONS
 
 I1 = ir.IntType(1)
@@ -35,10 +36,10 @@ class LLVMEmitter:
     def constant(self, value: float) -> ir.Value:
         if self.lanes == 1:
             return ir.Constant(self.float_type, float(value))
-        return ir.Constant(self.float_type, [float(value)] * self.lanes)
+        return splat(self.float_type, float(value))
 
     def index_constant(self, value: int) -> ir.Value:
-        return ir.Constant(self.index_type, value if self.lanes == 1 else [value] * self.lanes)
+        return ir.Constant(self.index_type, value) if self.lanes == 1 else splat(self.index_type, value)
 
     def add(self, a: ir.Value, b: ir.Value) -> ir.Value:
         return self.builder.fadd(a, b)
@@ -112,11 +113,7 @@ class LLVMEmitter:
         return self.builder.or_(a, b)
 
     def logical_not(self, a: ir.Value) -> ir.Value:
-        true = (
-            ir.Constant(I1, 1)
-            if self.lanes == 1
-            else ir.Constant(ir.VectorType(I1, self.lanes), [1] * self.lanes)
-        )
+        true = ir.Constant(I1, 1) if self.lanes == 1 else splat(ir.VectorType(I1, self.lanes), 1)
         return self.builder.xor(a, true)
 
     def select(self, condition: ir.Value, if_true: ir.Value, if_false: ir.Value) -> ir.Value:

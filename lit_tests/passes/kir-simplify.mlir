@@ -208,3 +208,49 @@ kir.kernel @exp_log {
   %r = kir.reduce sum over j %e : !kir.vec<1xf32, i> -> !kir.vec<1xf32, i>
   kir.output %r : !kir.vec<1xf32, i>
 }
+
+// -----
+
+/// Exact scalings move to the operand with fewer entries: -w * (2 * d), as autodiff writes the
+/// Gaussian's gradient, becomes (w * -2) * d (one product per entry of d instead of two, and no
+/// negation). Both forms round once per entry the same way.
+// CHECK-LABEL: kir.kernel @scale_the_scalar {
+// CHECK:         %[[W:.*]] = kir.mul %{{.*}}, %{{.*}} : !kir.vec<1xf32, j>, !kir.vec<1xf32, ij> -> !kir.vec<1xf32, ij>
+// CHECK:         %[[D:.*]] = kir.sub %{{.*}}, %{{.*}} : !kir.vec<3xf32, i>, !kir.vec<3xf32, j> -> !kir.vec<3xf32, ij>
+// CHECK:         %[[C:.*]] = kir.constant [-2.0] : !kir.vec<1xf32, p>
+// CHECK-NEXT:    %[[S:.*]] = kir.mul %[[W]], %[[C]] : !kir.vec<1xf32, ij>, !kir.vec<1xf32, p> -> !kir.vec<1xf32, ij>
+// CHECK-NEXT:    %[[G:.*]] = kir.mul %[[D]], %[[S]] : !kir.vec<3xf32, ij>, !kir.vec<1xf32, ij> -> !kir.vec<3xf32, ij>
+// CHECK-NEXT:    kir.reduce sum over j %[[G]]
+// CHECK-NOT:     kir.neg
+kir.kernel @scale_the_scalar {
+  %x = kir.var 0 : !kir.vec<3xf32, i>
+  %y = kir.var 1 : !kir.vec<3xf32, j>
+  %b = kir.var 2 : !kir.vec<1xf32, j>
+  %q = kir.sqdist %x, %y : !kir.vec<3xf32, i>, !kir.vec<3xf32, j> -> !kir.vec<1xf32, ij>
+  %w = kir.mul %q, %b : !kir.vec<1xf32, ij>, !kir.vec<1xf32, j> -> !kir.vec<1xf32, ij>
+  %n = kir.neg %w : !kir.vec<1xf32, ij> -> !kir.vec<1xf32, ij>
+  %d = kir.sub %x, %y : !kir.vec<3xf32, i>, !kir.vec<3xf32, j> -> !kir.vec<3xf32, ij>
+  %two = kir.constant [2.0] : !kir.vec<1xf32, p>
+  %t = kir.mul %two, %d : !kir.vec<1xf32, p>, !kir.vec<3xf32, ij> -> !kir.vec<3xf32, ij>
+  %g = kir.mul %n, %t : !kir.vec<1xf32, ij>, !kir.vec<3xf32, ij> -> !kir.vec<3xf32, ij>
+  %r = kir.reduce sum over j %g : !kir.vec<3xf32, ij> -> !kir.vec<3xf32, i>
+  kir.output %r : !kir.vec<3xf32, i>
+}
+
+// -----
+
+/// A scaling shared by other uses stays: moving it would add work.
+// CHECK-LABEL: kir.kernel @shared_scaling_kept {
+// CHECK:         %[[T:.*]] = kir.mul %{{.*}}, %{{.*}} : !kir.vec<3xf32, i>, !kir.vec<1xf32, p> -> !kir.vec<3xf32, i>
+// CHECK:         kir.mul %{{.*}}, %[[T]]
+// CHECK:         kir.add %[[T]]
+kir.kernel @shared_scaling_kept {
+  %x = kir.var 0 : !kir.vec<3xf32, i>
+  %s = kir.var 1 : !kir.vec<1xf32, j>
+  %two = kir.constant [2.0] : !kir.vec<1xf32, p>
+  %t = kir.mul %x, %two : !kir.vec<3xf32, i>, !kir.vec<1xf32, p> -> !kir.vec<3xf32, i>
+  %g = kir.mul %s, %t : !kir.vec<1xf32, j>, !kir.vec<3xf32, i> -> !kir.vec<3xf32, ij>
+  %h = kir.add %t, %g : !kir.vec<3xf32, i>, !kir.vec<3xf32, ij> -> !kir.vec<3xf32, ij>
+  %r = kir.reduce sum over j %h : !kir.vec<3xf32, ij> -> !kir.vec<3xf32, i>
+  kir.output %r : !kir.vec<3xf32, i>
+}
