@@ -51,6 +51,14 @@ def _lane_groups(array: np.ndarray, lanes: int) -> np.ndarray:
     """(rows, dim) -> (padded rows / lanes, dim, lanes), zero padded."""
     rows, dim = array.shape
     full, left = divmod(rows, lanes)
+    if dim == 1:
+        # One entry per row: the groups are the column itself, padded (no transpose to do).
+        if not left:
+            return array.reshape(full, 1, lanes)
+        result = np.empty((full + 1) * lanes, dtype=array.dtype)
+        result[:rows] = array.reshape(rows)
+        result[rows:] = 0
+        return result.reshape(full + 1, 1, lanes)
     result = np.empty((full + (left > 0), dim, lanes), dtype=array.dtype)
     result[:full] = array[: full * lanes].reshape(full, lanes, dim).transpose(0, 2, 1)
     if left:
@@ -110,6 +118,14 @@ class LaunchPlan:
         by_rows = rows // MIN_ROWS_PER_THREAD
         by_pairs = rows * reduced // MIN_PAIRS_PER_THREAD if MIN_PAIRS_PER_THREAD else by_rows
         self.max_threads = max(1, min(by_rows, by_pairs))
+        # Small problems: one call on this thread, whatever the thread count (no split of the
+        # reduced index either); the common case of repeated small calls takes the shortest path.
+        self.on_this_thread = (
+            self.max_threads == 1
+            and not self.has_columns
+            and rows > 0
+            and (not sums or rows * reduced < 2 * MIN_PAIRS_PER_THREAD)
+        )
 
     def threads(self) -> int:
         """Threads for one call: at most one per MIN_ROWS_PER_THREAD rows and MIN_PAIRS_PER_THREAD pairs."""
@@ -138,6 +154,11 @@ class LaunchPlan:
         lanes = self.lanes
         arrays = [_lane_groups(a, lanes) if g else a for a, g in zip(arrays, self.regroup, strict=True)]
         args = self.pointer_array(*[data_pointer(a) for a in arrays])
+        if self.on_this_thread:
+            row_outputs = [np.empty((o.rows, o.dim), dtype=o.dtype) for o in self.outputs]
+            outs = self.out_pointer_array(*map(data_pointer, row_outputs))
+            self.function(0, self.rows, self.reduced, args, outs)
+            return row_outputs
         threads = self.threads()
         if threads < 2 and self.rows:
             parts = self.reduced_splits()
