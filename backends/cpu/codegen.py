@@ -528,7 +528,9 @@ class FunctionTranslator:
             else:
                 parts = [
                     [
-                        b.shuffle_vector(leaf, undefined(leaf.type), ir.Constant(ir.VectorType(i32, half), lanes))
+                        b.shuffle_vector(
+                            leaf, undefined(leaf.type), ir.Constant(ir.VectorType(i32, half), lanes)
+                        )
                         for leaf in leaves
                     ]
                     for lanes in (list(range(half)), list(range(half, width)))
