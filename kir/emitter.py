@@ -48,6 +48,10 @@ class Emitter(Protocol):
     def div(self, a: Value, b: Value) -> Value: ...
     def neg(self, a: Value) -> Value: ...
 
+    def accumulate(self, total: Value, value: Value) -> Value:
+        """total + value for a sum's state; where `value` is a product, the back-end may fuse
+        it with the addition (one rounding instead of two, as a sum of squares does)."""
+
     def mul_add(self, a: Value, b: Value, c: Value) -> Value:
         """a * b + c, possibly rounded once (a fused multiply-add): only where that cannot
         change an infinity, NaN or sign, e.g. sums of squares."""

@@ -83,7 +83,7 @@ _SUM = ReductionRule(
     reference=lambda spec, values, weights, axis: values.sum(axis=axis),
     init=lambda em, spec: [[em.constant(0.0)] * spec.dim],
     update=lambda em, spec, state, value, weight, index: [
-        [em.add(s, v) for s, v in zip(state[0], value, strict=True)]
+        [em.accumulate(s, v) for s, v in zip(state[0], value, strict=True)]
     ],
     combine=lambda em, spec, a, b: [[em.add(x, y) for x, y in zip(a[0], b[0], strict=True)]],
     finalize=lambda em, spec, state: state[0],

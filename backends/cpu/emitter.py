@@ -6,7 +6,8 @@ intrinsics (llvm.exp, llvm.atan2, ...), which LLVM lowers to instructions (sqrt,
 or to calls of the C library that the JIT resolves in the process; on vectors, exp, log, sin
 and cos are kir's own (backends/cpu/vector_math.py) since LLVM would call the scalar library
 once per lane.
-`mul_add` may become a fused multiply-add (one rounding); nothing else is contracted.
+`mul_add`, and `accumulate` of a product, may become a fused multiply-add (one rounding);
+nothing else is contracted.
 """
 
 from __future__ import annotations
@@ -49,6 +50,15 @@ class LLVMEmitter:
 
     def mul(self, a: ir.Value, b: ir.Value) -> ir.Value:
         return self.builder.fmul(a, b)
+
+    def accumulate(self, total: ir.Value, value: ir.Value) -> ir.Value:
+        # A sum's term that is a product is fused with its addition (one rounding, one
+        # instruction): a fresh contractible pair; the original product, if nothing else
+        # reads it, is dead code.
+        if isinstance(value, ir.Instruction) and value.opname == "fmul":
+            value = self.builder.fmul(*value.operands, flags=CONTRACT)
+            return self.builder.fadd(total, value, flags=CONTRACT)
+        return self.builder.fadd(total, value)
 
     def mul_add(self, a: ir.Value, b: ir.Value, c: ir.Value) -> ir.Value:
         # `contract` lets LLVM fuse this pair (and only this pair) into one fma instruction.

@@ -83,7 +83,9 @@ kir.kernel @over_i {
 
 /// A parameter: its load (no row), the constant and the p-valued product are hoisted before
 /// the outer loop, even though they are written after the pairwise op; an i-valued op is
-/// computed once per row, outside the inner loop.
+/// computed once per row, outside the inner loop. The sum is linear: x_i^2 leaves it, so the
+/// loop sums one entry (exp) instead of three, and the row scales the sum once (the per-pair
+/// product no longer used is left for dce).
 // CHECK-LABEL: kirl.func @parameter {
 // CHECK-NEXT:  ^bb0(%[[BEGIN:.*]]: index, %[[END:.*]]: index, %[[REDUCED:.*]]: index):
 // CHECK-NEXT:    %[[C0:.*]] = arith.constant 0 : index
@@ -94,18 +96,19 @@ kir.kernel @over_i {
 // CHECK-NEXT:    scf.for %[[I:.*]] = %[[BEGIN]] to %[[END]] step %[[C1]] {
 // CHECK-NEXT:      %[[X:.*]] = kirl.load 0[%[[I]]] : !kir.vec<3xf32, i>
 // CHECK-NEXT:      %[[XS:.*]] = kir.square %[[X]] : !kir.vec<3xf32, i> -> !kir.vec<3xf32, i>
-// CHECK-NEXT:      %[[INIT:.*]] = kirl.acc_init : !kirl.acc<sum, 3xf32>
-// CHECK-NEXT:      %[[ACC:.*]] = scf.for %[[J:.*]] = %[[C0]] to %[[REDUCED]] step %[[C1]] iter_args(%[[A:.*]] = %[[INIT]]) -> (!kirl.acc<sum, 3xf32>) {
+// CHECK-NEXT:      %[[INIT:.*]] = kirl.acc_init : !kirl.acc<sum, 1xf32>
+// CHECK-NEXT:      %[[ACC:.*]] = scf.for %[[J:.*]] = %[[C0]] to %[[REDUCED]] step %[[C1]] iter_args(%[[A:.*]] = %[[INIT]]) -> (!kirl.acc<sum, 1xf32>) {
 // CHECK-NEXT:        %[[Y:.*]] = kirl.load 1[%[[J]]] : !kir.vec<3xf32, j>
 // CHECK-NEXT:        %[[D:.*]] = kir.sqdist %[[X]], %[[Y]] : !kir.vec<3xf32, i>, !kir.vec<3xf32, j> -> !kir.vec<1xf32, ij>
 // CHECK-NEXT:        %[[E:.*]] = kir.mul %[[D]], %[[NG]] : !kir.vec<1xf32, ij>, !kir.vec<1xf32, p> -> !kir.vec<1xf32, ij>
 // CHECK-NEXT:        %[[K:.*]] = kir.exp %[[E]] : !kir.vec<1xf32, ij> -> !kir.vec<1xf32, ij>
 // CHECK-NEXT:        %[[V:.*]] = kir.mul %[[K]], %[[XS]] : !kir.vec<1xf32, ij>, !kir.vec<3xf32, i> -> !kir.vec<3xf32, ij>
-// CHECK-NEXT:        %[[NEXT:.*]] = kirl.acc_update %[[A]], %[[V]] at %[[J]] : !kirl.acc<sum, 3xf32>, !kir.vec<3xf32, ij>
-// CHECK-NEXT:        scf.yield %[[NEXT]] : !kirl.acc<sum, 3xf32>
+// CHECK-NEXT:        %[[NEXT:.*]] = kirl.acc_update %[[A]], %[[K]] at %[[J]] : !kirl.acc<sum, 1xf32>, !kir.vec<1xf32, ij>
+// CHECK-NEXT:        scf.yield %[[NEXT]] : !kirl.acc<sum, 1xf32>
 // CHECK-NEXT:      }
-// CHECK-NEXT:      %[[R:.*]] = kirl.acc_finalize %[[ACC]] : !kirl.acc<sum, 3xf32> -> !kir.vec<3xf32, i>
-// CHECK-NEXT:      kirl.store %[[R]], 0[%[[I]]] : !kir.vec<3xf32, i>
+// CHECK-NEXT:      %[[R:.*]] = kirl.acc_finalize %[[ACC]] : !kirl.acc<sum, 1xf32> -> !kir.vec<1xf32, i>
+// CHECK-NEXT:      %[[S:.*]] = kir.mul %[[R]], %[[XS]] : !kir.vec<1xf32, i>, !kir.vec<3xf32, i> -> !kir.vec<3xf32, i>
+// CHECK-NEXT:      kirl.store %[[S]], 0[%[[I]]] : !kir.vec<3xf32, i>
 // CHECK-NEXT:    }
 // CHECK-NEXT:    kirl.return
 // CHECK-NEXT:  }
@@ -155,4 +158,55 @@ kir.kernel @two_outputs {
   %lo = kir.reduce min over j %d : !kir.vec<1xf64, ij> -> !kir.vec<1xf64, i>
   %at = kir.reduce argmin over j %d : !kir.vec<1xf64, ij> -> !kir.vec<1xi64, i>
   kir.output %lo, %at : !kir.vec<1xf64, i>, !kir.vec<1xi64, i>
+}
+
+/// A sum is linear: the factors of the summed product that do not depend on j (the cotangent
+/// e_i of a gradient, its -2, a negation) leave the loop and scale the finalized sum once per
+/// row; the loop accumulates b_j exp(-d) (x - y) only, narrow factors multiplied first. A
+/// minimum is not linear: its formula stays as it is.
+// CHECK-LABEL: kirl.func @linear_sum {
+// CHECK:           %[[E:.*]] = kirl.load 3[%[[I:.*]]] : !kir.vec<1xf32, i>
+// CHECK:           scf.for
+// CHECK:             %[[EXP:.*]] = kir.exp
+// CHECK:             %[[DIFF:.*]] = kir.sub
+// CHECK:             %[[W:.*]] = kir.mul %{{.*}}, %[[EXP]] : !kir.vec<1xf32, j>, !kir.vec<1xf32, ij> -> !kir.vec<1xf32, ij>
+// CHECK-NEXT:        %[[T:.*]] = kir.mul %[[W]], %[[DIFF]] : !kir.vec<1xf32, ij>, !kir.vec<3xf32, ij> -> !kir.vec<3xf32, ij>
+// CHECK-NEXT:        kirl.acc_update %{{.*}}, %[[T]] at
+// CHECK:           %[[S:.*]] = kirl.acc_finalize %{{.*}} : !kirl.acc<sum, 3xf32> -> !kir.vec<3xf32, i>
+// CHECK-NEXT:      %[[F:.*]] = kir.mul %[[E]], %[[C:.*]] : !kir.vec<1xf32, i>, !kir.vec<1xf32, p> -> !kir.vec<1xf32, i>
+// CHECK-NEXT:      %[[G:.*]] = kir.mul %[[S]], %[[F]] : !kir.vec<3xf32, i>, !kir.vec<1xf32, i> -> !kir.vec<3xf32, i>
+// CHECK-NEXT:      %[[H:.*]] = kir.neg %[[G]] : !kir.vec<3xf32, i> -> !kir.vec<3xf32, i>
+// CHECK-NEXT:      kirl.store %[[H]], 0[%[[I]]] : !kir.vec<3xf32, i>
+kir.kernel @linear_sum {
+  %x = kir.var 0 : !kir.vec<3xf32, i>
+  %y = kir.var 1 : !kir.vec<3xf32, j>
+  %b = kir.var 2 : !kir.vec<1xf32, j>
+  %e = kir.var 3 : !kir.vec<1xf32, i>
+  %q = kir.sqdist %x, %y : !kir.vec<3xf32, i>, !kir.vec<3xf32, j> -> !kir.vec<1xf32, ij>
+  %n = kir.neg %q : !kir.vec<1xf32, ij> -> !kir.vec<1xf32, ij>
+  %ex = kir.exp %n : !kir.vec<1xf32, ij> -> !kir.vec<1xf32, ij>
+  %eb = kir.mul %e, %b : !kir.vec<1xf32, i>, !kir.vec<1xf32, j> -> !kir.vec<1xf32, ij>
+  %w = kir.mul %eb, %ex : !kir.vec<1xf32, ij>, !kir.vec<1xf32, ij> -> !kir.vec<1xf32, ij>
+  %two = kir.constant [2.0] : !kir.vec<1xf32, p>
+  %w2 = kir.mul %w, %two : !kir.vec<1xf32, ij>, !kir.vec<1xf32, p> -> !kir.vec<1xf32, ij>
+  %d = kir.sub %x, %y : !kir.vec<3xf32, i>, !kir.vec<3xf32, j> -> !kir.vec<3xf32, ij>
+  %g = kir.mul %d, %w2 : !kir.vec<3xf32, ij>, !kir.vec<1xf32, ij> -> !kir.vec<3xf32, ij>
+  %m = kir.neg %g : !kir.vec<3xf32, ij> -> !kir.vec<3xf32, ij>
+  %r = kir.reduce sum over j %m : !kir.vec<3xf32, ij> -> !kir.vec<3xf32, i>
+  kir.output %r : !kir.vec<3xf32, i>
+}
+
+// CHECK-LABEL: kirl.func @min_not_factored {
+// CHECK:             %[[P:.*]] = kir.mul %{{.*}}, %{{.*}} : !kir.vec<1xf32, i>, !kir.vec<1xf32, ij> -> !kir.vec<1xf32, ij>
+// CHECK-NEXT:        kirl.acc_update %{{.*}}, %[[P]] at
+// CHECK:           kirl.acc_finalize
+// CHECK-NEXT:      kirl.store
+kir.kernel @min_not_factored {
+  %x = kir.var 0 : !kir.vec<3xf32, i>
+  %y = kir.var 1 : !kir.vec<3xf32, j>
+  %e = kir.var 2 : !kir.vec<1xf32, i>
+  %q = kir.sqdist %x, %y : !kir.vec<3xf32, i>, !kir.vec<3xf32, j> -> !kir.vec<1xf32, ij>
+  %p = kir.mul %e, %q : !kir.vec<1xf32, i>, !kir.vec<1xf32, ij> -> !kir.vec<1xf32, ij>
+  %r = kir.reduce min over j %p : !kir.vec<1xf32, ij> -> !kir.vec<1xf32, i>
+  kir.output %r : !kir.vec<1xf32, i>
 }
