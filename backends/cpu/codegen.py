@@ -33,6 +33,7 @@ from xdsl.ir import Attribute, Block, Operation, SSAValue
 from kir.backends.cpu.constants import splat, undefined
 from kir.backends.cpu.emitter import I64, LLVMEmitter
 from kir.dialect import loops as kirl
+from kir.dialect.elementwise import AddOp
 from kir.dialect.formula import ConstantOp
 from kir.dialect.types import AccType, VecType
 from kir.reductions import REDUCTION_RULES, ReductionSpec
@@ -64,6 +65,15 @@ def function_lanes(func: kirl.FuncOp) -> int:
         if isinstance(op, scf.ForOp) and "kirl.lanes" in op.attributes:
             return op.attributes["kirl.lanes"].value.data
     return 1
+
+
+def _added_once(op: Operation) -> bool:
+    """`op`'s one-entry result is read by one kir.add only, to a one-entry total."""
+    result = op.results[0]
+    if result.type.size != 1 or result.uses.get_length() != 1:
+        return False
+    user = next(iter(result.uses)).operation
+    return isinstance(user, AddOp) and all(v.type.size == 1 for v in user.operands)
 
 
 def _unflatten(like: Any, leaves: list[ir.Value]) -> Any:
@@ -101,6 +111,7 @@ class FunctionTranslator:
         self.lanes = function_lanes(func)
         self.emitters: dict[tuple[ir.Type, int], LLVMEmitter] = {}
         self._pointers: dict[tuple[str, int], ir.Value] = {}
+        self.deferred: dict[SSAValue, Operation] = {}
         begin, end, self.reduced, self.args, self.outs = self.function.args
         for arg, name in zip(self.function.args, ("begin", "end", "reduced", "args", "outs"), strict=True):
             arg.name = name
@@ -173,22 +184,44 @@ class FunctionTranslator:
             result = [em.constant(v) for v in op.values]
         else:
             result = self.formula_op(op)
+            if result is None:  # deferred to the addition that reads it
+                return
         self.values[op.results[0]] = result
 
-    def formula_op(self, op: Operation) -> list[ir.Value]:
-        """A kir op by its rule; with lanes when an operand has them."""
+    def formula_op(self, op: Operation) -> list[ir.Value] | None:
+        """A kir op by its rule; with lanes when an operand has them. A sum over entries read
+        only by an addition is left to that addition (None), which runs it into its total."""
         rule = rule_for(op)
-        operands = [self.values[v] for v in op.operands]
+        if rule.lower_into is not None and _added_once(op):
+            self.deferred[op.results[0]] = op
+            return None
+        if isinstance(op, AddOp):
+            for total, term in (op.operands, op.operands[::-1]):
+                if term in self.deferred:
+                    inner = self.deferred.pop(term)
+                    if total in self.deferred:  # two sums added: the other one is lowered alone
+                        other = self.deferred.pop(total)
+                        self.values[total] = self.lower(
+                            other, rule_for(other).lower, list(other.operands), {}
+                        )
+                    return self.lower(op, rule_for(inner).lower_into, [total, *inner.operands], {})
+        return self.lower(op, rule.lower, list(op.operands), op.attribute_values)
+
+    def lower(
+        self, op: Operation, lowering: Any, operands: list[SSAValue], attributes: dict
+    ) -> list[ir.Value]:
+        """`lowering(emitter, *operand entries, **attributes)`, with lanes when an operand has them."""
+        entries = [self.values[v] for v in operands]
         lanes = 1
-        if any(v in self.laned for v in op.operands):
+        if any(v in self.laned for v in operands):
             lanes = self.lane_loop.lanes
-            operands = [
-                entries if v in self.laned else [self.broadcast(e, lanes) for e in entries]
-                for v, entries in zip(op.operands, operands, strict=True)
+            entries = [
+                e if v in self.laned else [self.broadcast(x, lanes) for x in e]
+                for v, e in zip(operands, entries, strict=True)
             ]
             self.laned.add(op.results[0])
         em = self.emitter(op.results[0].type.element_type, lanes)
-        return rule.lower(em, *operands, **op.attribute_values)
+        return lowering(em, *entries, **attributes)
 
     def broadcast(self, value: ir.Value, lanes: int) -> ir.Value:
         """`value` in every one of `lanes` lanes."""

@@ -28,6 +28,11 @@ class OpRule:
     lower: Callable[..., Entries]
     dsl_attrs: tuple[str, ...] = ()
     """Arguments after the formula arguments in the DSL (integers or tuples), by attribute name."""
+    lower_into: Callable[..., Entries] | None = None
+    """For sums over entries (SqDist, Scalprod, ...): `lower_into(emitter, total, *operands)`
+    gives `total + op(operands)` as one running sum started at `total` (one entry), so that a
+    chunked sum (kir-chunk-d) adds each chunk's terms straight into the chunks' running total:
+    a chain of multiply-adds, no separate partial sum per chunk."""
     vjp: Callable[..., list] | None = None
     """The derivative rule: `vjp(args, out, g, **attrs)` returns, for each operand, the formula
     (an `Expr`) of its cotangent given the cotangent `g` of the result `out` — or None where the

@@ -65,6 +65,28 @@ def _lower_sqdist(em: Emitter, a: Entries, b: Entries) -> Entries:
     return [sum_squares(em, differences)]
 
 
+def _sqdist_into(em: Emitter, total: Entries, a: Entries, b: Entries) -> Entries:
+    running = total[0]
+    for u, v in zip(a, b, strict=True):
+        difference = em.sub(u, v)
+        running = em.mul_add(difference, difference, running)
+    return [running]
+
+
+def _sqnorm2_into(em: Emitter, total: Entries, x: Entries) -> Entries:
+    running = total[0]
+    for v in x:
+        running = em.mul_add(v, v, running)
+    return [running]
+
+
+def _scalprod_into(em: Emitter, total: Entries, a: Entries, b: Entries) -> Entries:
+    running = total[0]
+    for u, v in zip(a, b, strict=True):
+        running = em.accumulate(running, em.mul(u, v))
+    return [running]
+
+
 def _lower_scalprod(em: Emitter, a: Entries, b: Entries) -> Entries:
     return [sum_entries(em, [em.mul(u, v) for u, v in zip(a, b, strict=True)])]
 
@@ -457,12 +479,14 @@ RULES: dict[type, OpRule] = {
         "Scalprod",
         lambda a, b: keep_dims_sum(a * b),
         _lower_scalprod,
+        lower_into=_scalprod_into,
         vjp=lambda a, out, g: [g * a[1], g * a[0]],
     ),
     ops.SqDistOp: OpRule(
         "SqDist",
         lambda a, b: keep_dims_sum(np.square(a - b)),
         _lower_sqdist,
+        lower_into=_sqdist_into,
         vjp=_vjp_sqdist,
     ),
     ops.SumTOp: OpRule(
@@ -506,6 +530,7 @@ RULES: dict[type, OpRule] = {
         "SqNorm2",
         lambda x: keep_dims_sum(np.square(x)),
         lambda em, x: [sum_squares(em, x)],
+        lower_into=_sqnorm2_into,
         vjp=lambda a, out, g: [g * (2 * a[0])],
     ),
     ops.NormalizeOp: OpRule("Normalize", _normalize_reference, _lower_normalize, vjp=_vjp_normalize),
