@@ -17,6 +17,12 @@ TABLE_HEAD = (
 )
 
 
+def _runs(result: dict) -> str:
+    """Timed calls per round, and the rounds where there were several (`5 x 3`)."""
+    rounds = result.get("rounds", 1)
+    return f"{result['runs']} x {rounds}" if rounds > 1 else str(result["runs"])
+
+
 def format_time(seconds: float) -> str:
     if seconds < 1e-3:
         return f"{seconds * 1e6:.1f} us"
@@ -45,7 +51,7 @@ def table_row(
     if "error_norm" in result:
         error = f"{result['error_norm']:.1e}"
         error += " WRONG" if result["error_norm"] > cpu_truth.TOLERANCE[result["kind"]] else ""
-    cells = (label, method, format_time(time_s), str(result["runs"]), rate, ratio, memory, error)
+    cells = (label, method, format_time(time_s), _runs(result), rate, ratio, memory, error)
     return "| " + " | ".join(cells) + " |"
 
 
