@@ -25,6 +25,7 @@ from kir.frontends.dsl import parse_aliases, parse_formula
 from kir.frontends.expr import Expr, structure, variables_of
 from kir.pipeline import Schedule, formula_passes, loop_passes, run_passes
 from kir.reductions import KEOPS_REDUCTIONS, ReductionSpec
+from kir.registry import OP_RULES
 from kir.runtime import disk_cache
 from kir.runtime.arrays import DTYPES, SHORT_DTYPES, ArgumentSpec, check_arguments, is_torch_tensor
 from kir.runtime.launch import LaunchPlan, Output
@@ -207,7 +208,7 @@ class Kernel:
         return default_schedule(
             specs,
             np.dtype(DTYPES[dtype]).itemsize,
-            [n.dim for n in nodes.values()],
+            [(n.dim, _work(n)) for n in nodes.values()],
             any(issubclass(n.op, VECTOR_MATH_OPS) for n in nodes.values()),
         )
 
@@ -344,6 +345,14 @@ class Kernel:
             self._plans_by_size.clear()
         self._plans_by_size[key] = plan
         return plan
+
+
+def _work(node: Expr) -> int:
+    """Entries `node`'s lowering computes per pair (OpRule.work; else its dimension)."""
+    rule = OP_RULES.get(node.op)
+    if rule is None or rule.work is None:
+        return node.dim
+    return rule.work([a.dim for a in node.args])
 
 
 def _layout_key(arrays: Sequence[object]) -> tuple | None:

@@ -72,27 +72,34 @@ CHUNK_THRESHOLD = 8
 """Vectors of CHUNK_THRESHOLD entries or more are streamed CHUNK entries at a time."""
 
 
-def pair_entries(dims: Sequence[int]) -> int:
-    """Entries computed per pair by formula nodes of these dimensions (a streamed vector
-    counts one chunk)."""
-    return sum(min(dim, CHUNK) if dim >= CHUNK_THRESHOLD else dim for dim in dims)
+NARROW_ENTRIES = 24
+"""Formulas computing at most this many entries per pair count as narrow (for wide lanes)."""
+
+
+def pair_entries(nodes: Sequence[tuple[int, int]]) -> int:
+    """Entries computed per pair by formula nodes of (dimension, entries computed): a streamed
+    vector counts one chunk."""
+    return sum(min(dim, CHUNK) if dim >= CHUNK_THRESHOLD else work for dim, work in nodes)
 
 
 def default_schedule(
-    specs: Sequence[ReductionSpec], element_bytes: int, node_dims: Sequence[int], calls_vector_math: bool
+    specs: Sequence[ReductionSpec],
+    element_bytes: int,
+    nodes: Sequence[tuple[int, int]],
+    calls_vector_math: bool,
 ) -> Schedule:
     """The schedule for a kernel with reduction states `specs`, elements of `element_bytes`,
-    whose formulas have nodes of dimensions `node_dims` and call exp, sin or cos if
-    `calls_vector_math`."""
+    whose formulas have nodes of (dimension, entries computed per pair) `nodes` and call exp,
+    sin or cos if `calls_vector_math`."""
     bits = host_vector_bits()
     lanes = 2 * bits // (8 * element_bytes)
     registers = 32 if bits == 512 else 16
-    entries = pair_entries(node_dims)
+    entries = pair_entries(nodes)
     ranked = any(REDUCTION_RULES[spec.kind].admits is not None for spec in specs)
-    streamed = any(dim >= CHUNK_THRESHOLD for dim in node_dims)
+    streamed = any(dim >= CHUNK_THRESHOLD for dim, _ in nodes)
     if ranked:
         rows = MAX_ROWS
-    elif calls_vector_math and not streamed:
+    elif calls_vector_math and not streamed and entries <= NARROW_ENTRIES:
         lanes, rows = 2 * lanes, 1
     else:
         rows = registers // (2 * state_registers(specs, lanes, element_bytes))

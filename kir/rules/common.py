@@ -28,6 +28,11 @@ class OpRule:
     lower: Callable[..., Entries]
     dsl_attrs: tuple[str, ...] = ()
     """Arguments after the formula arguments in the DSL (integers or tuples), by attribute name."""
+    work: Callable[[list[int]], int] | None = None
+    """Entries the lowering computes per pair, from the operands' dimensions, where that is
+    far more than the result's (a recurrence over a grid, SoftDTW_SqDist's cells): schedules
+    give such formulas fewer rows and lanes, whose code would otherwise take minutes to compile.
+    None: the result's dimension."""
     lower_into: Callable[..., Entries] | None = None
     """For sums over entries (SqDist, Scalprod, ...): `lower_into(emitter, total, *operands)`
     gives `total + op(operands)` as one running sum started at `total` (one entry), so that a

@@ -605,5 +605,12 @@ RULES: dict[type, OpRule] = {
     ops.BSplineOp: OpRule(
         "BSpline", _bspline_reference, _lower_bspline, dsl_attrs=("order",), vjp=_vjp_bspline
     ),
-    ops.SoftDTWSqDistOp: OpRule("SoftDTW_SqDist", _softdtw_reference, _lower_softdtw, vjp=_vjp_softdtw),
+    ops.SoftDTWSqDistOp: OpRule(
+        "SoftDTW_SqDist",
+        _softdtw_reference,
+        _lower_softdtw,
+        # Each cell of the grid: a squared difference, a soft-min of three (three exps, a log).
+        work=lambda dims: 6 * dims[0] * dims[1],
+        vjp=_vjp_softdtw,
+    ),
 }
