@@ -115,6 +115,7 @@ class Kernel:
         self.axis = self.reductions[0].axis
         self._compiled: dict[str, _Compiled] = {}
         self._gradients: dict[tuple[int, ...], list] = {}
+        self._tangents: dict[tuple[int, ...], object] = {}
         self._lock = threading.Lock()
         self._schedule: Schedule | None = None
         self._plans_by_layout: dict[tuple, LaunchPlan] = {}
@@ -284,6 +285,16 @@ class Kernel:
             if positions not in self._gradients:
                 self._gradients[positions] = gradient_kernels(self, positions)
             return self._gradients[positions]
+
+    def tangents(self, positions: tuple[int, ...]):
+        """The kernel of the forward-mode derivatives along the arguments `positions`
+        (kir/tangents.py); built on first request and kept."""
+        from kir.tangents import tangent_kernel
+
+        with self._lock:
+            if positions not in self._tangents:
+                self._tangents[positions] = tangent_kernel(self, positions)
+            return self._tangents[positions]
 
     def __call__(self, *arrays: object) -> Any:
         """The reductions of the arrays (torch tensors: differentiable with torch.autograd)."""

@@ -232,7 +232,12 @@ RULES: dict[type, OpRule] = {
         "Log", np.log, elementwise(lambda em, a: em.math("log", a)), vjp=lambda a, out, g: [g / a[0]]
     ),
     ops.SqrtOp: OpRule(
-        "Sqrt", np.sqrt, elementwise(lambda em, a: em.math("sqrt", a)), vjp=lambda a, out, g: [g / (2 * out)]
+        "Sqrt",
+        np.sqrt,
+        elementwise(lambda em, a: em.math("sqrt", a)),
+        # KeOps' derivative, Rsqrt(x) / 2 with Rsqrt(0) = 0: norms and distances get a zero
+        # gradient where they vanish (|x - x|), not 0 * inf = NaN.
+        vjp=lambda a, out, g: [g * (0.5 * apply(ops.RsqrtOp, a[0]))],
     ),
     ops.SquareOp: OpRule(
         "Square", np.square, elementwise(lambda em, a: em.mul(a, a)), vjp=lambda a, out, g: [g * (2 * a[0])]

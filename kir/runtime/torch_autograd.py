@@ -20,16 +20,22 @@ if TYPE_CHECKING:
 
 
 class KernelFunction(torch.autograd.Function):
-    """out = kernel(*inputs), differentiable with respect to every float input."""
+    """out = kernel(*inputs), differentiable with respect to every float input; torch.func's
+    vmap (a loop over the mapped dimension) and forward mode (jvp) included."""
 
     @staticmethod
-    def forward(ctx: Any, kernel: Kernel, *inputs: torch.Tensor) -> Any:
+    def forward(kernel: Kernel, *inputs: torch.Tensor) -> Any:
         outputs = kernel.evaluate(*(t.detach() for t in inputs))
-        outputs = outputs if isinstance(outputs, tuple) else (outputs,)
+        return outputs
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple, output: Any) -> None:
+        kernel, *tensors = inputs
+        outputs = output if isinstance(output, tuple) else (output,)
         ctx.kernel = kernel
-        ctx.save_for_backward(*inputs, *outputs)
+        ctx.save_for_backward(*tensors, *outputs)
+        ctx.save_for_forward(*tensors, *outputs)
         ctx.mark_non_differentiable(*(o for o in outputs if not o.is_floating_point()))
-        return outputs[0] if len(outputs) == 1 else outputs
 
     @staticmethod
     def backward(ctx: Any, *output_grads: torch.Tensor | None) -> tuple:
@@ -55,9 +61,58 @@ class KernelFunction(torch.autograd.Function):
                     grads[position] = result.reshape(inputs[position].shape)
         return (None, *grads)
 
+    @staticmethod
+    def jvp(ctx: Any, _kernel_tangent: None, *tangents: torch.Tensor | None) -> Any:
+        kernel: Kernel = ctx.kernel
+        inputs = ctx.saved_tensors[: len(kernel.args)]
+        outputs = ctx.saved_tensors[len(kernel.args) :]
+        moving = tuple(k for k, v in enumerate(tangents) if v is not None)
+        if not moving:
+            result = tuple(torch.zeros_like(o) if o.is_floating_point() else None for o in outputs)
+        else:
+            plan = kernel.tangents(moving)
+            results = KernelFunction.apply(plan.kernel, *inputs, *(tangents[k] for k in moving))
+            results = list(results) if isinstance(results, tuple) else [results]
+            result = tuple(
+                None if combine is None else combine(results, out)
+                for combine, out in zip(plan.combine, outputs, strict=True)
+            )
+        return result[0] if len(result) == 1 else result
+
+    @staticmethod
+    def vmap(info: Any, in_dims: tuple, kernel: Kernel, *inputs: torch.Tensor) -> tuple:
+        # One kernel call per mapped index: kernels take 2D arrays, and the loop keeps autograd.
+        dims = in_dims[1:]
+        parts = []
+        for b in range(info.batch_size):
+            picked = [t if d is None else t.select(d, b) for t, d in zip(inputs, dims, strict=True)]
+            parts.append(KernelFunction.apply(kernel, *picked))
+        if isinstance(parts[0], tuple):
+            return tuple(torch.stack([p[k] for p in parts]) for k in range(len(parts[0]))), (0,) * len(
+                parts[0]
+            )
+        return torch.stack(parts), 0
+
+
+def _under_functorch(inputs: tuple[torch.Tensor, ...]) -> bool:
+    """True when torch.func transforms (vmap, jvp, grad) wrap the inputs."""
+    is_wrapped = torch._C._functorch.is_functorch_wrapped_tensor
+    return any(is_wrapped(t) for t in inputs)
+
 
 def call(kernel: Kernel, inputs: tuple[torch.Tensor, ...]) -> Any:
     """Run `kernel` on torch tensors, recording it for autograd when a gradient may be needed."""
+    if _under_functorch(inputs):
+        return KernelFunction.apply(kernel, *inputs)
     if torch.is_grad_enabled() and any(t.requires_grad for t in inputs):
         return KernelFunction.apply(kernel, *inputs)
+    if any(_has_forward_tangent(t) for t in inputs):
+        return KernelFunction.apply(kernel, *inputs)
     return kernel.evaluate(*inputs)
+
+
+def _has_forward_tangent(t: torch.Tensor) -> bool:
+    """True for a dual tensor of torch.autograd.forward_ad."""
+    import torch.autograd.forward_ad as fwad
+
+    return fwad.unpack_dual(t).tangent is not None

@@ -1,0 +1,130 @@
+"""Running a kir kernel the way pykeops runs a reduction: batch dimensions, ranges, options.
+
+A kir `Kernel` takes 2D arrays (i- and j-variables) and 1D parameters. pykeops' callers also
+pass leading batch dimensions, which broadcast like NumPy's; `run` loops over the batch
+(indexing is a view, never a copy, and with torch it is recorded by autograd, so gradients of
+any order flow through) and stacks the outputs. Block-sparse `ranges` go through
+`ranges.reduce_blocks`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from kir.errors import ArgumentError, KirError
+from kir.kernel import Kernel
+
+from .tools import tools_for
+
+CPU_BACKENDS = (None, "auto", "CPU", "cpu")
+"""`backend=` values this build runs; pykeops' GPU ones ('GPU', 'GPU_1D', 'GPU_2D') are refused."""
+
+ACCUMULATOR_DTYPES = ("auto", "float32", "float64")
+
+
+def core_ndim(category: str) -> int:
+    """Dimensions an argument of this category has without batch dimensions."""
+    return 1 if category == "p" else 2
+
+
+def batch_shape(kernel: Kernel, arrays: Sequence[Any]) -> tuple[int, ...]:
+    """The broadcast batch dimensions of the arguments (named in the error when they clash)."""
+    shapes = []
+    for spec, array in zip(kernel.args, arrays, strict=True):
+        if not hasattr(array, "shape"):
+            raise ArgumentError(f"{spec.describe()} must be an array, got {type(array).__name__}")
+        core = core_ndim(spec.category)
+        if len(array.shape) < core:
+            raise ArgumentError(
+                f"{spec.describe()}: expected at least {core} dimensions, got shape {tuple(array.shape)}"
+            )
+        shapes.append(tuple(array.shape[: len(array.shape) - core]))
+    try:
+        return tuple(np.broadcast_shapes(*shapes)) if shapes else ()
+    except ValueError:
+        spelled = ", ".join(f"{s.name}: {tuple(a.shape)}" for s, a in zip(kernel.args, arrays, strict=True))
+        raise ArgumentError(f"the batch dimensions of the arguments do not broadcast ({spelled})") from None
+
+
+def check_options(backend: str | None, dtype_acc: str = "auto", use_double_acc: bool = False) -> str:
+    """The accumulator dtype asked for ('auto': the arguments'); refuses what kir cannot do."""
+    if backend not in CPU_BACKENDS:
+        raise KirError(
+            f"backend={backend!r}: kir runs its reductions on the CPU in this build "
+            "(the CUDA back-end is not available); use backend='auto' or 'CPU'"
+        )
+    if dtype_acc not in ACCUMULATOR_DTYPES:
+        raise KirError(f"dtype_acc must be one of {ACCUMULATOR_DTYPES}, got {dtype_acc!r}")
+    if use_double_acc:
+        if dtype_acc not in ("auto", "float64"):
+            raise KirError("use_double_acc=True and dtype_acc are two spellings of one option; give one")
+        return "float64"
+    return dtype_acc
+
+
+def run(
+    kernel: Kernel,
+    arrays: Sequence[Any],
+    ranges: tuple | None = None,
+    accumulator: str = "auto",
+    out: Any = None,
+) -> Any:
+    """kernel(*arrays) with batch dimensions (..., M, D), block-sparse `ranges`, and the
+    accumulator dtype `accumulator` (float32 arguments computed in float64 when asked)."""
+    arrays = list(arrays)
+    batch = batch_shape(kernel, arrays)
+    cast_back = None
+    if accumulator == "float64":
+        dtypes = {tools_for(a).dtype_name(a) for a in arrays}
+        if dtypes == {"float32"}:
+            cast_back = "float32"
+            arrays = [tools_for(a).cast(a, "float64") for a in arrays]
+    if ranges is not None and batch:
+        raise KirError("ranges= with batch dimensions is not supported: loop over the batch yourself")
+
+    def one(args: list) -> Any:
+        if ranges is not None:
+            from .ranges import reduce_blocks
+
+            return reduce_blocks(kernel, args, ranges)
+        return kernel(*args)
+
+    if not batch:
+        result = one(arrays)
+    else:
+        tools = tools_for(arrays[0])
+        parts = []
+        for index in np.ndindex(*batch):
+            args = []
+            for spec, array in zip(kernel.args, arrays, strict=True):
+                own = array.shape[: len(array.shape) - core_ndim(spec.category)]
+                # Right-aligned, size-1 dimensions broadcast: index 0 there.
+                picked = tuple(0 if n == 1 else k for k, n in zip(index[len(batch) - len(own) :], own, strict=True))
+                args.append(array[picked] if picked else array)
+            parts.append(one(args))
+        if isinstance(parts[0], tuple):
+            result = tuple(
+                tools.reshape(tools.stack([p[k] for p in parts]), batch + parts[0][k].shape)
+                for k in range(len(parts[0]))
+            )
+        else:
+            result = tools.reshape(tools.stack(parts), batch + parts[0].shape)
+    if cast_back is not None:
+        result = _cast_floats(result, cast_back)
+    if out is not None:
+        if isinstance(result, tuple):
+            raise KirError("out= takes one array; this reduction gives several")
+        if tuple(out.shape) != tuple(result.shape):
+            raise ArgumentError(f"out= has shape {tuple(out.shape)}, the result {tuple(result.shape)}")
+        return tools_for(out).copy_into(out, result)
+    return result
+
+
+def _cast_floats(result: Any, dtype: str) -> Any:
+    if isinstance(result, tuple):
+        return tuple(_cast_floats(r, dtype) for r in result)
+    tools = tools_for(result)
+    return tools.cast(result, dtype) if tools.dtype_name(result).startswith("float") else result

@@ -1,0 +1,52 @@
+"""`kir.numpy`'s LazyTensor: NumPy arrays in, NumPy arrays out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .complex import ComplexGenericLazyTensor
+from .reductions import Reductions
+from .tools import NumpyTools
+
+
+class LazyTensor(Reductions):
+    """A symbolic (..., M, N, D) tensor over NumPy arrays (pykeops.numpy.LazyTensor)."""
+
+    tools = NumpyTools
+
+    def __new__(cls, x: Any = None, axis: int | None = None, is_complex: bool = False) -> Any:
+        if cls is LazyTensor and (is_complex or NumpyTools.is_complex(x) or _complex_list(x)):
+            return ComplexLazyTensor(x, axis)
+        return object.__new__(cls)
+
+    def __init__(self, x: Any = None, axis: int | None = None, is_complex: bool = False):
+        super().__init__(x, axis)
+
+    def _new(self, is_complex: bool = False) -> Any:
+        return ComplexLazyTensor() if is_complex else LazyTensor()
+
+    def lt_constructor(self, x: Any = None, axis: int | None = None, is_complex: bool = False) -> Any:
+        return LazyTensor(x, axis, is_complex)
+
+    # scipy.sparse.linalg.aslinearoperator reads these.
+    def _matvec(self, v: Any) -> Any:
+        return self @ v
+
+    def _rmatvec(self, v: Any) -> Any:
+        return self.T @ v
+
+
+class ComplexLazyTensor(ComplexGenericLazyTensor):
+    """A complex symbolic tensor over NumPy arrays."""
+
+    tools = NumpyTools
+
+    def _new(self, is_complex: bool = True) -> Any:
+        return ComplexLazyTensor() if is_complex else LazyTensor()
+
+    def lt_constructor(self, x: Any = None, axis: int | None = None, is_complex: bool = True) -> Any:
+        return LazyTensor(x, axis, is_complex)
+
+
+def _complex_list(x: Any) -> bool:
+    return isinstance(x, list) and any(isinstance(v, complex) for v in x)
