@@ -312,7 +312,8 @@ class Kernel:
     def _evaluate(self, arrays: Sequence[object], key: tuple | None) -> Any:
         plan = self._plans_by_layout.get(key) if key is not None else None
         if plan is None:
-            checked, dtype, size_i, size_j = check_arguments(arrays, self.args, self.dtype)
+            packed = "j" if self.axis == 1 else "i"
+            checked, dtype, size_i, size_j = check_arguments(arrays, self.args, self.dtype, packed)
             plan = self._launch_plan(dtype, size_i, size_j)
             # Arrays passed as they are (no copy, no conversion) may skip the checks next time
             # they come with the same dtypes, shapes and strides.

@@ -35,7 +35,9 @@ def dense_values(
         picked = []
         for k, array in enumerate(arrays):
             own = array.shape[: array.ndim - core_ndim(categories.get(k, "p"))]
-            where = tuple(0 if n == 1 else i for i, n in zip(index[len(batch) - len(own) :], own, strict=True))
+            where = tuple(
+                0 if n == 1 else i for i, n in zip(index[len(batch) - len(own) :], own, strict=True)
+            )
             picked.append(array[where] if where else array)
         out[index] = _values(formula, picked, ni, nj)
     return out

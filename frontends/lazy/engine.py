@@ -102,7 +102,9 @@ def run(
             for spec, array in zip(kernel.args, arrays, strict=True):
                 own = array.shape[: len(array.shape) - core_ndim(spec.category)]
                 # Right-aligned, size-1 dimensions broadcast: index 0 there.
-                picked = tuple(0 if n == 1 else k for k, n in zip(index[len(batch) - len(own) :], own, strict=True))
+                picked = tuple(
+                    0 if n == 1 else k for k, n in zip(index[len(batch) - len(own) :], own, strict=True)
+                )
                 args.append(array[picked] if picked else array)
             parts.append(one(args))
         if isinstance(parts[0], tuple):

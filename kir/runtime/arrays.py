@@ -55,9 +55,11 @@ def to_numpy(value: object, spec: ArgumentSpec) -> np.ndarray:
 
 
 def check_arguments(
-    values: Sequence[object], specs: Sequence[ArgumentSpec], dtype: str | None
+    values: Sequence[object], specs: Sequence[ArgumentSpec], dtype: str | None, packed: str | None = None
 ) -> tuple[list[np.ndarray], str, int, int]:
-    """Validated C-contiguous arrays, their dtype name, and the sizes (M, N)."""
+    """Validated arrays, their dtype name, and the sizes (M, N). Arrays are C-contiguous except
+    those of category `packed` (the reduced index), which the launch copies into lane groups
+    anyway: a strided or transposed view of them is read as it is, with no copy before."""
     if len(values) != len(specs):
         expected = ", ".join(s.name for s in specs)
         raise ArgumentError(f"the kernel takes {len(specs)} arguments ({expected}), got {len(values)}")
@@ -98,7 +100,9 @@ def check_arguments(
                     f"{spec.describe()} has {array.shape[0]} rows but {first[1].describe()} has "
                     f"{first[0]}: all {index}-variables must have the same number of rows"
                 )
-        checked.append(np.ascontiguousarray(array).astype(array.dtype.newbyteorder("="), copy=False))
+        if spec.category != packed:
+            array = np.ascontiguousarray(array)
+        checked.append(array.astype(array.dtype.newbyteorder("="), copy=False))
     size_i = sizes["i"][0] if "i" in sizes else None
     size_j = sizes["j"][0] if "j" in sizes else None
     return checked, found, size_i, size_j

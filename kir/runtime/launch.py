@@ -53,8 +53,8 @@ def _lane_groups(array: np.ndarray, lanes: int) -> np.ndarray:
     full, left = divmod(rows, lanes)
     if dim == 1:
         # One entry per row: the groups are the column itself, padded (no transpose to do).
-        if not left:
-            return array.reshape(full, 1, lanes)
+        if not left:  # a view of a contiguous column; a strided one is copied
+            return np.ascontiguousarray(array.reshape(full, 1, lanes))
         result = np.empty((full + 1) * lanes, dtype=array.dtype)
         result[:rows] = array.reshape(rows)
         result[rows:] = 0
@@ -150,7 +150,8 @@ class LaunchPlan:
         return np.zeros(shape, dtype=np.float64)
 
     def run(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
-        """The outputs, in their own dtypes, for C-contiguous native-order `arrays`."""
+        """The outputs, in their own dtypes, for native-order `arrays`, C-contiguous except the
+        reduced index's (any strides: they are copied into lane groups here)."""
         lanes = self.lanes
         arrays = [_lane_groups(a, lanes) if g else a for a, g in zip(arrays, self.regroup, strict=True)]
         args = self.pointer_array(*[data_pointer(a) for a in arrays])
