@@ -121,6 +121,12 @@ def _operand_type(dim: int, category: str) -> VecType:
     return VecType(dim, f64, category)
 
 
+_SHAPES: dict[tuple, tuple[int, str]] = {}
+"""Result (dimension, category) by (op, operand shapes, attributes): xDSL's type inference
+builds attributes, which costs tens of microseconds; a formula rebuilt per call (a LazyTensor
+reduction) asks the same questions again."""
+
+
 def apply(op: type[Operation], *args: Expr, **attrs: Hashable) -> Expr:
     """`op` applied to `args`; raises FormulaError when the shapes do not fit the op's rule."""
     for position in getattr(op, "VARIABLE_OPERANDS", ()):
@@ -128,16 +134,26 @@ def apply(op: type[Operation], *args: Expr, **attrs: Hashable) -> Expr:
             raise FormulaError(
                 f"{op.name}: operand {position + 1} must be a variable, got {args[position]!r}"
             )
-    operand_types = [_operand_type(a.dim, a.category) for a in args]
     attrs = {name: tuple(v) if isinstance(v, list) else v for name, v in attrs.items()}
+    items = tuple(sorted(attrs.items()))
     try:
-        result = op.infer_type(*operand_types, **attrs)  # type: ignore[attr-defined]
-    except VerifyException as error:
-        shapes = ", ".join(f"dimension {a.dim}" for a in args)
-        raise FormulaError(f"{error} (operands: {shapes})") from None
-    except TypeError as error:  # an attribute of the wrong kind (a tuple for an integer...)
-        raise FormulaError(f"{op.name}: bad arguments {attrs}: {error}") from None
-    return Expr(op, tuple(args), tuple(sorted(attrs.items())), result.size, result.cat)
+        key = (op, tuple((a.dim, a.category) for a in args), _exact(items))
+        shape = _SHAPES.get(key)
+    except TypeError:  # an unhashable attribute: checked (and refused) below
+        key, shape = None, None
+    if shape is None:
+        operand_types = [_operand_type(a.dim, a.category) for a in args]
+        try:
+            result = op.infer_type(*operand_types, **attrs)  # type: ignore[attr-defined]
+        except VerifyException as error:
+            shapes = ", ".join(f"dimension {a.dim}" for a in args)
+            raise FormulaError(f"{error} (operands: {shapes})") from None
+        except TypeError as error:  # an attribute of the wrong kind (a tuple for an integer...)
+            raise FormulaError(f"{op.name}: bad arguments {attrs}: {error}") from None
+        shape = (result.size, result.cat)
+        if key is not None:
+            _SHAPES[key] = shape
+    return Expr(op, tuple(args), items, *shape)
 
 
 def variables_of(roots: list[Expr]) -> dict[int, Expr]:

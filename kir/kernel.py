@@ -116,6 +116,7 @@ class Kernel:
         self._compiled: dict[str, _Compiled] = {}
         self._gradients: dict[tuple[int, ...], list] = {}
         self._tangents: dict[tuple[int, ...], object] = {}
+        self._output_types: list[VecType] | None = None
         self._lock = threading.Lock()
         self._schedule: Schedule | None = None
         self._plans_by_layout: dict[tuple, LaunchPlan] = {}
@@ -167,10 +168,13 @@ class Kernel:
 
     def output_types(self) -> list[VecType]:
         """The type of each output row (dimension; i64 for indices)."""
+        if self._output_types is not None:
+            return self._output_types
         types = []
         for r in self.reductions:
             operands = [VecType(root.dim, f64, root.category) for root in r.roots]
             types.append(reduction_result_type(r.kind, operands, r.axis, r.k))
+        self._output_types = types
         return types
 
     def module(self, dtype: str = "float32") -> ModuleOp:

@@ -48,13 +48,16 @@ def test_wheel_install_has_one_top_level_package(tmp_path: Path) -> None:
         p.name for p in Path(site_packages).iterdir() if not p.name.endswith((".dist-info", ".pth"))
     } - {"__pycache__"}
     assert top_level == {"kir"}, f"unexpected top-level entries in site-packages: {sorted(top_level)}"
-    for package in ("passes", "backends/cpu", "frontends"):
+    for package in ("passes", "backends/cpu", "frontends", "frontends/lazy", "numpy", "torch"):
         assert (Path(site_packages) / "kir" / package / "__init__.py").exists()
 
     run = (
         "import numpy as np, kir;"
         "k = kir.compile('Exp(-SqDist(x,y))*b', ['x=Vi(3)','y=Vj(3)','b=Vj(1)']);"
         "print(k(np.zeros((2,3)), np.zeros((4,3)), np.ones((4,1)))[0,0]);"
+        # The pykeops-compatible front-ends too (kir.numpy needs no torch).
+        "import kir.numpy, kir.numpy.cluster;"
+        "assert (kir.numpy.Vi(np.zeros((2,3))).sqdist(kir.numpy.Vj(np.zeros((4,3)))).sum(1) == 0).all();"
         # The checkout's editable install is visible through the system site-packages: every
         # kir module used must still come from the wheel (a package missing from pyproject's
         # list would otherwise be found in the checkout).

@@ -287,7 +287,7 @@ def test_derivative_operations_against_torch_autograd() -> None:
         divergence, torch.as_tensor(g.trace_operator(x).dense())[..., 0] * 0 + divergence
     )
     assert f.grad_matrix(x).ndim == 3
-    assert f.factorize(x) is f and f.auto_factorize() is f
+    assert f.factorize(x).formula is f.formula and f.auto_factorize() is f
 
 
 def test_trace_operator_of_a_linear_map() -> None:
@@ -414,6 +414,28 @@ def test_complex_lazy_tensors() -> None:
     )
 
 
+def test_vector_kmin_has_pykeops_shape(points) -> None:
+    from kir.torch import Genred
+
+    x, y, _ = points
+    diff = Vi(x) - Vj(y)
+    kmin, kargs = diff.Kmin_argKmin(2, dim=1)
+    assert kmin.shape == kargs.shape == (120, 2, 3)
+    dense = (x[:, None, :] - y[None, :, :]).topk(2, dim=1, largest=False)
+    torch.testing.assert_close(kmin, dense.values)
+    assert torch.equal(kargs, dense.indices)
+    routine = Genred("x-y", ["x = Vi(3)", "y = Vj(3)"], reduction_op="KMin", axis=1, opt_arg=2)
+    torch.testing.assert_close(routine(x, y), dense.values)
+
+
+def test_complex_with_real_numbers() -> None:
+    b = torch.randn(1, 6, 1, dtype=torch.complex128, generator=torch.Generator().manual_seed(15))
+    x = torch.rand(4, 1, 1, dtype=F64)
+    z = LazyTensor(b)
+    out = (LazyTensor(x) * (z * 2.0 + 1 - (1 - z) / 3 + 2.0 / z)).sum(dim=1)
+    torch.testing.assert_close(out, (x * (b * 2.0 + 1 - (1 - b) / 3 + 2.0 / b)).sum(1))
+
+
 # -- beyond pykeops --------------------------------------------------------------------------------
 
 
@@ -488,5 +510,14 @@ def test_errors_name_both_shapes(points) -> None:
         LazyTensor(x)
     with pytest.raises(KirError, match="CPU"):
         Vi(x).sqdist(Vj(y)).sum(dim=1, backend="GPU")
+    with pytest.raises(ArgumentError, match=r"takes 3 arrays \(x, y, b\), got 2"):
+        from kir.torch import Genred
+
+        Genred("Exp(-SqDist(x,y))*b", ["x=Vi(3)", "y=Vj(3)", "b=Vj(2)"], axis=1)(x, y)
+    with pytest.raises(ArgumentError, match="without gaps"):
+        (Vi(x) - Vj(1, 3)).sqnorm2().sum(dim=1)(y)
+    with pytest.raises(KirError, match=r"a parameter is a 1D array"):
+        LazyTensor(x, axis=2)
+    assert Vi(x)[..., 0].shape == (120, 1)
     with pytest.raises(KirError, match="unknown reduction options"):
         Vi(x).sqdist(Vj(y)).sum(dim=1, colour="blue")

@@ -32,6 +32,9 @@ def core_ndim(category: str) -> int:
 
 def batch_shape(kernel: Kernel, arrays: Sequence[Any]) -> tuple[int, ...]:
     """The broadcast batch dimensions of the arguments (named in the error when they clash)."""
+    if len(arrays) != len(kernel.args):
+        expected = ", ".join(s.name for s in kernel.args)
+        raise ArgumentError(f"the reduction takes {len(kernel.args)} arrays ({expected}), got {len(arrays)}")
     shapes = []
     for spec, array in zip(kernel.args, arrays, strict=True):
         if not hasattr(array, "shape"):
@@ -123,6 +126,15 @@ def run(
             raise ArgumentError(f"out= has shape {tuple(out.shape)}, the result {tuple(result.shape)}")
         return tools_for(out).copy_into(out, result)
     return result
+
+
+def unflatten_ranks(result: Any, reduction: str, dim: int, k: int | None) -> Any:
+    """pykeops' shape for the K-min family of a D > 1 formula: (..., M, K, D), not (..., M, K * D)."""
+    if dim == 1 or reduction not in ("KMin", "ArgKMin", "KMin_ArgKMin"):
+        return result
+    if isinstance(result, tuple):
+        return tuple(unflatten_ranks(r, reduction, dim, k) for r in result)
+    return tools_for(result).reshape(result, tuple(result.shape[:-1]) + (k, dim))
 
 
 def _cast_floats(result: Any, dtype: str) -> Any:

@@ -95,8 +95,11 @@ def rebuild(roots: list[Expr], positions: dict[int, int], swap_ij: bool = False)
                 category = swapped[node.category] if swap_ij else node.category
                 rebuilt[id(node)] = variable(positions.get(index, index), node.dim, category)
             elif node.args:
-                args = [rebuilt[id(a)] for a in node.args]
-                rebuilt[id(node)] = apply(node.op, *args, **node.attributes)
+                args = tuple(rebuilt[id(a)] for a in node.args)
+                if swap_ij:  # categories change: infer the node's again
+                    rebuilt[id(node)] = apply(node.op, *args, **node.attributes)
+                else:  # same shapes, other positions
+                    rebuilt[id(node)] = Expr(node.op, args, node.attrs, node.dim, node.category)
             else:
                 rebuilt[id(node)] = node
         out.append(rebuilt[id(root)])
@@ -213,6 +216,11 @@ class GenericLazyTensor:
                     f"got axis={axis!r}"
                 )
         elif len(shape) == 1 or axis == 2:
+            if len(shape) != 1:
+                raise KirError(
+                    "a parameter is a 1D array (D,), or (..., 1, 1, D) with batch dimensions; "
+                    f"got shape {shape}"
+                )
             if axis not in (None, 2):
                 raise KirError(f"a 1D array of shape {shape} is a parameter: axis is None or 2, got {axis}")
             axis = 2
@@ -332,8 +340,13 @@ class GenericLazyTensor:
         first use, and the leaves' old positions in argument order."""
         roots = [self.formula] + ([self.formula2] if self.formula2 is not None else [])
         used = variable_positions(roots)
-        symbolic = [p for p in used if p < LEAF_BASE]
-        first = max(symbolic) + 1 if symbolic else 0
+        symbolic = sorted(p for p in used if p < LEAF_BASE)
+        if symbolic != list(range(len(symbolic))):
+            raise ArgumentError(
+                "symbolic variables are numbered from 0 without gaps (they are the arguments of the "
+                f"call, in order); this formula has positions {symbolic}"
+            )
+        first = len(symbolic)
         leaves = [p for p in used if p >= LEAF_BASE]
         positions = {old: first + k for k, old in enumerate(leaves)}
         rebuilt = rebuild(roots, positions)
@@ -384,6 +397,7 @@ class GenericLazyTensor:
             )
         arrays = [*args, *(self._leaf_array(p, dtype, like) for p in leaves)]
         result = engine.run(kernel, arrays, ranges, accumulator, out)
+        result = engine.unflatten_ranks(result, self.reduction_op, formula.dim, self.opt_arg)
         return self._postprocess(result)
 
     def _postprocess(self, result: Any) -> Any:

@@ -44,7 +44,7 @@ class ComplexLazyTensor(ComplexGenericLazyTensor):
     def _new(self, is_complex: bool = True) -> Any:
         return ComplexLazyTensor() if is_complex else LazyTensor()
 
-    def lt_constructor(self, x: Any = None, axis: int | None = None, is_complex: bool = True) -> Any:
+    def lt_constructor(self, x: Any = None, axis: int | None = None, is_complex: bool = False) -> Any:
         return LazyTensor(x, axis, is_complex)
 
 

@@ -307,7 +307,8 @@ class Operations(GenericLazyTensor):
 
     def __getitem__(self, key: Any) -> Any:
         if isinstance(key, tuple):
-            if len(key) == len(self._shape) and all(k == slice(None) for k in key[:-1]):
+            full = len(key) == len(self._shape) and all(k == slice(None) for k in key[:-1])
+            if full or (len(key) == 2 and key[0] is Ellipsis):
                 key = key[-1]
             else:
                 raise KirError(
@@ -399,8 +400,7 @@ class Operations(GenericLazyTensor):
     def factorize(self, other: Any) -> Any:
         """KeOps' Factorize(F, G): F computing G once. kir's formulas are hash-consed, so every
         repeated subformula is computed once already: F itself."""
-        self._lift(other)
-        return self
+        return self._apply(lambda f, g: f, other, what="factorize")
 
     def auto_factorize(self) -> Any:
         """KeOps' AutoFactorize: F itself (hash-consing factors every repeated subformula)."""

@@ -203,6 +203,8 @@ class Reductions(Operations):
         (or `self` itself, linear in the symbolic variable `var`)."""
         if not is_lazy(other):
             other = self.lt_constructor(other, axis=0)
+        if self.is_complex or other.is_complex:
+            raise KirError("solve: complex systems are not supported; solve the real and imaginary parts")
         if other.formula is None or other.formula.op.name != "kir.var":
             raise KirError("solve: the right-hand side must be a variable (an array or Vi(k, d))")
         if other.symbolic and not self.symbolic and var is None:

@@ -276,7 +276,10 @@ class KernelSolve:
         ranges: Any = None,
         progress: bool = False,
     ) -> Any:
-        """The solution a for the arrays `args`, b at the solved variable's position (`backend` ignored)."""
+        """The solution a for the arrays `args`, b at the solved variable's position."""
+        from .engine import check_options
+
+        check_options(backend)
         return solve_linear(self.kernel, args, self.position, alpha, eps, ranges, progress)
 
 
