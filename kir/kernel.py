@@ -309,6 +309,10 @@ class Kernel:
             return call(self, arrays)
         return self._evaluate(arrays, key)
 
+    def evaluate_numpy(self, *arrays: np.ndarray) -> Any:
+        """The reductions of NumPy arrays (the checks skipped for layouts already seen)."""
+        return self._evaluate(arrays, _layout_key(arrays))
+
     def evaluate(self, *arrays: object) -> Any:
         """The reductions of the arrays, without recording anything for autograd."""
         return self._evaluate(arrays, _layout_key(arrays))

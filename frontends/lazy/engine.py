@@ -35,6 +35,8 @@ def batch_shape(kernel: Kernel, arrays: Sequence[Any]) -> tuple[int, ...]:
     if len(arrays) != len(kernel.args):
         expected = ", ".join(s.name for s in kernel.args)
         raise ArgumentError(f"the reduction takes {len(kernel.args)} arrays ({expected}), got {len(arrays)}")
+    if all(getattr(a, "ndim", -1) == core_ndim(s.category) for s, a in zip(kernel.args, arrays, strict=True)):
+        return ()  # no batch dimensions: the usual case, decided cheaply
     shapes = []
     for spec, array in zip(kernel.args, arrays, strict=True):
         if not hasattr(array, "shape"):

@@ -252,27 +252,49 @@ class GenericLazyTensor:
 
     def _joined(self, operands: list[GenericLazyTensor], is_complex: bool, what: str) -> GenericLazyTensor:
         """A LazyTensor holding the variables and sizes of all `operands` (checked to agree)."""
+        tools = type(self).tools
         for t in operands:
             if t.reduction_op is not None:
                 raise KirError(f"{what}: an operand is a reduced LazyTensor; no operation applies to it")
-            if type(t).tools is not type(self).tools:
-                raise KirError(f"{what}: LazyTensors of {self.tools.name} and {t.tools.name} do not mix")
+            if type(t).tools is not tools:
+                raise KirError(f"{what}: LazyTensors of {tools.name} and {t.tools.name} do not mix")
         res = self._new(is_complex)
-        for name in ("_dtype", "ni", "nj", "backend"):
-            values = {getattr(t, name) for t in operands} - {None}
-            if len(values) > 1:
-                spelled = " and ".join(f"{t.shape} ({getattr(t, name)})" for t in operands)
-                label = {"_dtype": "dtypes", "ni": "numbers of i-rows", "nj": "numbers of j-rows"}
-                raise ArgumentError(f"{what}: incompatible {label.get(name, name)} of shapes {spelled}")
-            setattr(res, name, values.pop() if values else None)
+        first = operands[0]
+        if len(operands) == 1:  # a unary op: nothing to reconcile
+            res._dtype, res.ni, res.nj, res.backend = first._dtype, first.ni, first.nj, first.backend
+            res.batchdims, res.ranges = first.batchdims, first.ranges
+            res.variables, res.symbolic = dict(first.variables), dict(first.symbolic)
+            return res
+        labels = {
+            "_dtype": "dtypes",
+            "ni": "numbers of i-rows",
+            "nj": "numbers of j-rows",
+            "backend": "backends",
+        }
+        for name, label in labels.items():
+            value = None
+            for t in operands:
+                other = getattr(t, name)
+                if other is None:
+                    continue
+                if value is not None and other != value:
+                    spelled = " and ".join(f"{t.shape} ({getattr(t, name)})" for t in operands)
+                    raise ArgumentError(f"{what}: incompatible {label} of shapes {spelled}")
+                value = other
+            setattr(res, name, value)
         batches = [t.batchdims for t in operands if t.batchdims is not None]
-        try:
-            res.batchdims = tuple(np.broadcast_shapes(*batches)) if batches else None
-        except ValueError:
-            spelled = " and ".join(str(t.shape) for t in operands)
-            raise ArgumentError(f"{what}: batch dimensions do not broadcast: shapes {spelled}") from None
-        ranges = [t.ranges for t in operands if t.ranges is not None]
-        res.ranges = ranges[0] if ranges else None
+        if len(batches) == 1:
+            res.batchdims = batches[0]
+        elif batches:
+            try:
+                res.batchdims = tuple(np.broadcast_shapes(*batches))
+            except ValueError:
+                spelled = " and ".join(str(t.shape) for t in operands)
+                raise ArgumentError(f"{what}: batch dimensions do not broadcast: shapes {spelled}") from None
+        for t in operands:
+            if t.ranges is not None:
+                res.ranges = t.ranges
+                break
         for t in operands:
             res.variables.update(t.variables)
             res.symbolic.update(t.symbolic)
