@@ -10,9 +10,9 @@ Cases (float32, torch CPU tensors, x, y ~ N(0, 1/4) in 3D; --only takes the name
   M = N = 1e4 (2e3 with --quick);
 - [knn] argKmin(K=10) over j, 1e4 x 1e4 (2e3 with --quick);
 - [ranges] the Gaussian K @ b restricted to the pairs of clusters (points uniform in the unit
-  cube, cubes of side 0.2 from grid_cluster) whose centroids are closer than 0.25, `ranges=` from from_matrix: kir and pykeops
-  visit those blocks only, torch multiplies the dense kernel by the block mask; M = N = 1e4
-  (2e3 with --quick); the share of pairs kept is printed;
+  cube, cubes of side 0.2 from grid_cluster) whose centroids are closer than 0.25, `ranges=`
+  from from_matrix: kir and pykeops visit those blocks only, torch multiplies the dense kernel
+  by the block mask; M = N = 1e4 (2e3 with --quick); the share of pairs kept is printed;
 - [sinkhorn] GeomLoss' SamplesLoss("sinkhorn", p=2, blur=0.05, backend="online") and its
   gradient, N = M = 5e3 (1e3 with --quick); GeomLoss picks kir through a module alias
   (sys.modules["pykeops"]), pykeops when it is the real one, and backend="tensorized" for torch.

@@ -44,6 +44,14 @@ def reduce_blocks(kernel: Kernel, arrays: Sequence[Any], ranges: Sequence[Any]) 
     blocks, slices, intervals = sides[0] if kernel.axis == 1 else sides[1]
     rows = size_i if kernel.axis == 1 else size_j
     use_torch = any(is_torch_tensor(a) for a in arrays)
+    if use_torch and not _records_autograd(arrays):
+        # Nothing for autograd to record: NumPy views, NumPy gathers, one conversion at the end.
+        outputs = reduce_blocks(kernel, checked, ranges)
+        import torch
+
+        if isinstance(outputs, tuple):
+            return tuple(torch.from_numpy(o) for o in outputs)
+        return torch.from_numpy(outputs)
     if use_torch:
         import torch
 
@@ -80,6 +88,19 @@ def reduce_blocks(kernel: Kernel, arrays: Sequence[Any], ranges: Sequence[Any]) 
         pieces.sort()
         outputs = [concat([results[g][k][a:b] for _, g, a, b in pieces]) for k in range(len(index_outputs))]
     return outputs[0] if len(outputs) == 1 else tuple(outputs)
+
+
+def _records_autograd(arrays: Sequence[Any]) -> bool:
+    """True when a torch transform or autograd may need to see these tensors' operations."""
+    import torch
+    import torch.autograd.forward_ad as fwad
+
+    tensors = [a for a in arrays if is_torch_tensor(a)]
+    if any(torch._C._functorch.is_functorch_wrapped_tensor(t) for t in tensors):
+        return True
+    if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
+        return True
+    return fwad._current_level >= 0
 
 
 def _take(value: Any, intervals: list[list[int]], concat: Any) -> Any:

@@ -16,6 +16,7 @@ from kir.errors import ArgumentError
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
 SHORT_DTYPES = {"float32": "f32", "float64": "f64"}
+_NAMES = {np.float32: "float32", np.float64: "float64"}
 
 
 @dataclass(frozen=True)
@@ -65,14 +66,15 @@ def check_arguments(
         raise ArgumentError(f"the kernel takes {len(specs)} arguments ({expected}), got {len(values)}")
     arrays = [to_numpy(v, s) for v, s in zip(values, specs, strict=True)]
 
-    dtypes = {a.dtype.name for a in arrays}
+    # dtype.name is slow (a string built per call); the scalar types say the same.
+    kinds = {a.dtype.type for a in arrays}
     for array, spec in zip(arrays, specs, strict=True):
-        if array.dtype.name not in DTYPES:
+        if array.dtype.type not in _NAMES:
             raise ArgumentError(f"{spec.describe()} has dtype {array.dtype}; kir takes float32 or float64")
-    if len(dtypes) > 1:
+    if len(kinds) > 1:
         spelled = ", ".join(f"{s.name}: {a.dtype}" for a, s in zip(arrays, specs, strict=True))
         raise ArgumentError(f"arguments must share one dtype, got {spelled}")
-    found = dtypes.pop() if dtypes else (dtype or "float32")
+    found = _NAMES[kinds.pop()] if kinds else (dtype or "float32")
     if dtype is not None and found != dtype:
         raise ArgumentError(f"the kernel was compiled for {dtype}, the arguments are {found}")
 
