@@ -32,7 +32,7 @@ def _exact(value: Any) -> Any:
     if isinstance(value, float):
         return value.hex()
     if isinstance(value, tuple):
-        return tuple(_exact(v) for v in value)
+        return tuple(_exact(v) for v in value) if value else value
     return value
 
 
@@ -59,7 +59,7 @@ class Expr:
         dim: int,
         category: str,
     ) -> Expr:
-        key = (op, tuple(id(a) for a in args), _exact(attrs), dim, category)
+        key = (op, tuple(map(id, args)), _exact(attrs) if attrs else attrs, dim, category)
         existing = _INTERNED.get(key)
         if existing is not None:
             return existing

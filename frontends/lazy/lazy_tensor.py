@@ -158,9 +158,12 @@ class GenericLazyTensor:
 
     def _from_value(self, x: Any, axis: int | None) -> None:
         tools = self.tools
+        if tools.is_array(x):  # the common case first: numbers' ABC checks are slow
+            self._from_array(x, axis)
+            return
         if isinstance(x, tuple):
             if len(x) != 3 or not all(isinstance(v, Integral) for v in x):
-                raise KirError("LazyTensor(tuple) takes (index, dim, category), three integers, got {x!r}")
+                raise KirError(f"LazyTensor(tuple) takes (index, dim, category), three integers, got {x!r}")
             if axis is not None:
                 raise KirError("'axis' is not given with LazyTensor((index, dim, category))")
             index, dim, category = (int(v) for v in x)
@@ -183,11 +186,13 @@ class GenericLazyTensor:
                 raise KirError(f"a LazyTensor list holds real numbers, got {x!r}")
             self._leaf([float(v) for v in x], "p", len(x))
             return
-        if not tools.is_array(x):
-            raise KirError(
-                f"LazyTensors are built from a {tools.arrayname}, numbers, lists of numbers or "
-                f"(index, dim, category) triples, got {type(x).__name__}"
-            )
+        raise KirError(
+            f"LazyTensors are built from a {tools.arrayname}, numbers, lists of numbers or "
+            f"(index, dim, category) triples, got {type(x).__name__}"
+        )
+
+    def _from_array(self, x: Any, axis: int | None) -> None:
+        tools = self.tools
         self._dtype = tools.dtype_name(x)
         if self._dtype not in ("float32", "float64"):
             raise ArgumentError(f"LazyTensor data must be float32 or float64, got {self._dtype}")
