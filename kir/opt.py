@@ -26,7 +26,7 @@ from kir.errors import KirError
 from kir.passes import get_all_passes
 from kir.pipeline import formula_passes, loop_passes, run_passes
 
-EMIT_STAGES = ("kir", "loops", "llvm", "llvm-opt")
+EMIT_STAGES = ("kir", "loops", "llvm", "llvm-opt", "gpu-llvm", "ptx")
 
 
 def _emit_llvm(module: ModuleOp, output: IO[str]) -> None:
@@ -77,6 +77,15 @@ class KirOptMain(xDSLOptMain):
             help="after the -p passes, lower with the default pipeline to this stage and print it",
         )
         arg_parser.add_argument(
+            "--sm",
+            type=int,
+            default=80,
+            help="compute capability of --emit=ptx, x10 (80: sm_80, the default; 90: sm_90)",
+        )
+        arg_parser.add_argument(
+            "--block", type=int, default=192, help="threads per block of --emit=gpu-llvm / ptx (1D scheme)"
+        )
+        arg_parser.add_argument(
             "--schedule",
             choices=("scalar", "host"),
             default="scalar",
@@ -124,6 +133,17 @@ class KirOptMain(xDSLOptMain):
         """`module` lowered to `stage` and printed."""
         if stage == "kir":
             return module_text(module)
+        if stage in ("gpu-llvm", "ptx"):
+            if self.args.formula is None:
+                raise KirError(f"--emit={stage} needs --formula (the GPU code is made from the kernel)")
+            from kir.backends.cuda.codegen import kernel_ir
+
+            device_ir = kernel_ir(self._kernel, self.args.dtype, self.args.block)
+            if stage == "gpu-llvm":
+                return device_ir
+            from kir.backends.cuda.ptx import compile_ptx
+
+            return compile_ptx(device_ir, self.args.sm)
         schedule = None
         if self.args.schedule == "host":
             if self.args.formula is None:

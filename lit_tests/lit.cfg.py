@@ -40,3 +40,14 @@ for variable in ("PATH", "PYTHONPATH", "HOME", "TMPDIR", "VIRTUAL_ENV", "PYENV_R
 
 if shutil.which("ptxas"):
     config.available_features.add("ptxas")
+
+try:  # the CUDA back-end's PTX needs libdevice (backends/cuda/ptx.py finds it)
+    sys.path.insert(0, os.path.dirname(config.test_source_root))
+    from kir.backends.cuda.ptx import find_libdevice
+
+    find_libdevice()
+    config.available_features.add("libdevice")
+except Exception:  # noqa: BLE001 - no libdevice: the tests that need it are unsupported
+    pass
+finally:
+    sys.path.pop(0)
