@@ -67,6 +67,25 @@ def check_against_reference(
     results = kernel(*arrays)
     results = results if isinstance(results, tuple) else (results,)
     references = evaluate(kernel.module(dtype), arrays)
+    if GPU_CHECK and _gpu_checkable(kernel, dtype):
+        # The same kernel through the CUDA back-end: PTX for ptxas, and the GPU schedule run
+        # on the CPU (backends/cuda/emulate.py); its outputs must pass the same comparison.
+        from kir.backends.cuda.emulate import run_emulated
+
+        _assemble(kernel, dtype)
+        # At most 37 output rows and 53 reduced ones (3 blocks of 16, 4 tiles: partial ones).
+        limits = {"i": 37, "j": 53} if kernel.axis == 1 else {"i": 53, "j": 37}
+        small = [
+            a if s.category == "p" else a[: limits[s.category]]
+            for s, a in zip(kernel.args, arrays, strict=True)
+        ]
+        emulated = tuple(run_emulated(kernel, small, block=16, dtype=dtype))
+        _compare(emulated, evaluate(kernel.module(dtype), small), dtype, tolerance, normwise)
+    _compare(results, references, dtype, tolerance, normwise)
+    return results[0] if len(results) == 1 else results
+
+
+def _compare(results, references, dtype: str, tolerance: float | None, normwise: bool) -> None:
     assert len(results) == len(references)
     for result, reference in zip(results, references, strict=True):
         assert result.shape == reference.shape
@@ -79,7 +98,45 @@ def check_against_reference(
         else:
             error = max_relative_error(result, reference)
         assert error <= (tolerance or TOLERANCE[dtype]), f"max relative error {error:.3g}"
-    return results[0] if len(results) == 1 else results
+
+
+GPU_CHECK = os.environ.get("KIR_GPU_CHECK", "1") != "0"
+"""Every kernel the differential tests check also goes through the CUDA back-end: its PTX
+assembled by ptxas (when installed), its GPU schedule run on the CPU on a slice of the data.
+KIR_GPU_CHECK=0 turns this off (a quicker local run)."""
+
+GPU_CHECK_SKIPS = ("kir.softdtw_sqdist",)
+"""Ops whose GPU check is left to tests/test_cuda_codegen.py: SoftDTW's unrolled recurrence
+takes 20-40 s to compile for the host at the differential tests' sizes."""
+
+
+def _gpu_checkable(kernel: Kernel, dtype: str) -> bool:
+    """Kernels the 1D scheme lowers (one reduced index, no column sums, a tile of at least 32
+    rows in shared memory: wider variables wait for the chunked scheme), SoftDTW aside."""
+    from kir.backends.cuda.codegen import SHARED_BYTES, tile_width
+
+    if any(r.axis != kernel.axis for r in kernel.reductions):
+        return False
+    if tile_width(kernel) * (4 if dtype == "float32" else 8) * 32 > SHARED_BYTES:
+        return False
+    names = {node.op.name for r in kernel.reductions for root in r.roots for node in root.walk()}
+    return not names.intersection(GPU_CHECK_SKIPS)
+
+
+def _assemble(kernel: Kernel, dtype: str) -> None:
+    ptxas = shutil.which("ptxas")
+    if ptxas is None:
+        return
+    import subprocess
+
+    from kir.backends.cuda.codegen import kernel_ir
+    from kir.backends.cuda.ptx import compile_ptx
+
+    text = compile_ptx(kernel_ir(kernel, dtype), 80)
+    done = subprocess.run(
+        [ptxas, "-arch=sm_80", "-", "-o", os.devnull], input=text, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
 
 
 @pytest.fixture

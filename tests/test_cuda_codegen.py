@@ -34,6 +34,7 @@ CASES = {
     "logsumexp_weight": ("-SqDist(x,y)", ["x=Vi(3)", "y=Vj(3)", "w=Vj(2)"], "LogSumExp", None),
     "sumsoftmaxweight": ("-SqDist(x,y)", ["x=Vi(3)", "y=Vj(3)", "w=Vj(2)"], "SumSoftMaxWeight", None),
     "parameters": ("Sin(p*(x|y))*Log(1+Abs(x-y))", ["x=Vi(3)", "y=Vj(3)", "p=Pm(1)"], "Sum", None),
+    "softdtw": ("SoftDTW_SqDist(x,y,g)", ["x=Vi(3)", "y=Vj(3)", "g=Pm(1)"], "Sum", None),
 }
 WEIGHTED = {"logsumexp_weight", "sumsoftmaxweight"}
 

@@ -71,10 +71,35 @@ def _barrier(builder: ir.IRBuilder) -> None:
     builder.call(function, [])
 
 
+SHARED_BYTES = 48 * 1024
+"""Static shared memory a block may declare (every architecture since sm_20)."""
+
+
+def tile_width(kernel: Kernel) -> int:
+    """Entries of the reduced index's variables per row: one row of the shared tile."""
+    reduced_category = "j" if kernel.axis == 1 else "i"
+    return sum(s.dim for s in kernel.args if s.category == reduced_category)
+
+
+def fit_block(kernel: Kernel, dtype: str, requested: int = DEFAULT_BLOCK) -> int:
+    """Threads per block: `requested`, or fewer (a multiple of 32) when the tile would not fit
+    in shared memory; a KirError when even 32 rows do not (the chunked scheme is needed)."""
+    row_bytes = tile_width(kernel) * (4 if dtype == "float32" else 8)
+    if row_bytes * 32 > SHARED_BYTES:
+        raise KirError(
+            f"the reduced variables take {row_bytes} bytes a row: a tile of 32 rows exceeds shared "
+            "memory; such wide variables need the chunked scheme, not written yet"
+        )
+    fitting = (SHARED_BYTES // max(row_bytes, 1)) // 32 * 32
+    return min(requested, fitting)
+
+
 def kernel_ir(
     kernel: Kernel, dtype: str = "float32", block: int = DEFAULT_BLOCK, name: str = "kir_kernel"
 ) -> str:
-    """LLVM IR (text, triple nvptx64-nvidia-cuda) of `kernel` in the 1D scheme."""
+    """LLVM IR (text, triple nvptx64-nvidia-cuda) of `kernel` in the 1D scheme, for blocks of
+    `fit_block(kernel, dtype, block)` threads (launch it with that many)."""
+    block = fit_block(kernel, dtype, block)
     axis = kernel.axis
     if any(r.axis != axis for r in kernel.reductions):
         raise KirError("the 1D scheme reduces over one index; column sums are not lowered yet")

@@ -93,8 +93,6 @@ class EmulatedKernel:
     """The device kernel compiled for the host, launched like a CUDA kernel."""
 
     def __init__(self, device_ir: str, name: str = "kir_kernel"):
-        from kir.backends.cpu.jit import host_target_machine
-
         with _LOCK:
             llvm.initialize_native_target()
             llvm.initialize_native_asmprinter()
@@ -102,7 +100,10 @@ class EmulatedKernel:
                 llvm.add_symbol(symbol, ctypes.cast(callback, ctypes.c_void_p).value)
             module = llvm.parse_assembly(host_ir(device_ir))
             module.verify()
-            self._engine = llvm.create_mcjit_compiler(module, host_target_machine())
+            # Unoptimized machine code: the emulation runs small problems, and O3 on big
+            # unrolled formulas would cost seconds per kernel.
+            machine = llvm.Target.from_default_triple().create_target_machine(opt=0)
+            self._engine = llvm.create_mcjit_compiler(module, machine)
             self._engine.finalize_object()
             self._address = self._engine.get_function_address(name)
         self._module = module
@@ -142,12 +143,13 @@ def _run_block(function: ctypes._CFuncPtr, arguments: Sequence[object], block_in
 def run_emulated(kernel, arrays: Sequence[np.ndarray], block: int = 32, dtype: str | None = None) -> list:
     """The outputs of `kernel` (a kir Kernel) on `arrays`, computed by its GPU code run on the
     CPU (1D scheme, `block` threads per block)."""
-    from kir.backends.cuda.codegen import kernel_ir
+    from kir.backends.cuda.codegen import fit_block, kernel_ir
     from kir.runtime.arrays import check_arguments
 
     checked, found, size_i, size_j = check_arguments(arrays, kernel.args, kernel.dtype)
     dtype = dtype or found
     rows, reduced = (size_i, size_j) if kernel.axis == 1 else (size_j, size_i)
+    block = fit_block(kernel, dtype, block)
     emulated = EmulatedKernel(kernel_ir(kernel, dtype, block))
     outputs = [
         np.zeros((rows, t.size), dtype=np.int64 if t.dtype_name == "i64" else dtype)
