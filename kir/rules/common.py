@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from kir.emitter import Emitter, Value
+
+if TYPE_CHECKING:
+    from kir.frontends.expr import Expr
 
 Entries = list[Value]
 
@@ -77,3 +81,17 @@ def keep_dims_sum(values: np.ndarray) -> np.ndarray:
 def as_float(em: Emitter, condition: Value) -> Value:
     """1.0 where `condition` holds, else 0.0 (KeOps' comparisons return numbers)."""
     return em.select(condition, em.constant(1.0), em.constant(0.0))
+
+
+def total_of(terms: list[Expr]) -> Expr:
+    """The sum of the formulas `terms`, left to right."""
+    result = terms[0]
+    for term in terms[1:]:
+        result = result + term
+    return result
+
+
+def leading_axes(*arrays: np.ndarray) -> list[np.ndarray]:
+    """The arrays broadcast over their leading axes, each keeping its own last axis."""
+    shape = np.broadcast_shapes(*(a.shape[:-1] for a in arrays))
+    return [np.broadcast_to(a, shape + a.shape[-1:]) for a in arrays]
