@@ -83,7 +83,19 @@ class KirOptMain(xDSLOptMain):
             help="compute capability of --emit=ptx, x10 (80: sm_80, the default; 90: sm_90)",
         )
         arg_parser.add_argument(
-            "--block", type=int, default=192, help="threads per block of --emit=gpu-llvm / ptx (1D scheme)"
+            "--block", type=int, default=192, help="threads per block of --emit=gpu-llvm / ptx"
+        )
+        arg_parser.add_argument(
+            "--scheme",
+            choices=("1d", "2d"),
+            default="1d",
+            help="GPU scheme of --emit=gpu-llvm / ptx: 1d (a thread per output row) or 2d (the "
+            "reduced index split over blocks: the partial and combine kernels)",
+        )
+        arg_parser.add_argument(
+            "--fast-math",
+            action="store_true",
+            help="--emit=gpu-llvm / ptx with libdevice's approximate float32 math, denormals flushed",
         )
         arg_parser.add_argument(
             "--schedule",
@@ -136,9 +148,10 @@ class KirOptMain(xDSLOptMain):
         if stage in ("gpu-llvm", "ptx"):
             if self.args.formula is None:
                 raise KirError(f"--emit={stage} needs --formula (the GPU code is made from the kernel)")
-            from kir.backends.cuda.codegen import kernel_ir
+            from kir.backends.cuda.program import DeviceOptions, DeviceProgram
 
-            device_ir = kernel_ir(self._kernel, self.args.dtype, self.args.block)
+            options = DeviceOptions(block=self.args.block, fast_math=self.args.fast_math)
+            device_ir = DeviceProgram(self._kernel, self.args.dtype, options).llvm_ir(self.args.scheme)
             if stage == "gpu-llvm":
                 return device_ir
             from kir.backends.cuda.ptx import compile_ptx

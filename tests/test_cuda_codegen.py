@@ -1,7 +1,8 @@
-"""The CUDA back-end's 1D scheme without a GPU: its PTX assembled by ptxas (sm_80, sm_90) where
+"""The CUDA back-end's schemes without a GPU: their PTX assembled by ptxas (sm_80, sm_90) where
 ptxas is installed, and the same kernel IR run on the CPU block by block, thread by thread
-(backends/cuda/emulate.py), against the CPU back-end, for every reduction, both axes, float32
-and float64, sizes that are not multiples of the block."""
+(backends/cuda/emulate.py), against the CPU back-end: every reduction, the 1D and 2D schemes,
+both axes, float32 and float64, sizes that are not multiples of the block, fused kernels
+reducing over both indices, variables too wide for a full tile in shared memory."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ import pytest
 
 import kir
 from kir.backends.cuda import ptx
-from kir.backends.cuda.codegen import kernel_ir
+from kir.backends.cuda.codegen import groups_of, tile_rows
 from kir.backends.cuda.emulate import host_ir, run_emulated
+from kir.backends.cuda.program import DeviceOptions, DeviceProgram
 from kir.errors import KirError
 
 CASES = {
@@ -58,16 +60,10 @@ def arrays_for(kernel: kir.Kernel, rows: int, reduced: int, dtype: str) -> list[
     return [rng.uniform(0.1, 1.0, shapes[s.category](s.dim)).astype(dtype) for s in kernel.args]
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("axis", [1, 0])
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_emulated_gpu_schedule_matches_the_cpu(name, axis, dtype) -> None:
-    kernel = compiled(name, axis)
-    arrays = arrays_for(kernel, 37, 53, dtype)  # 3 blocks of 16 rows (the last partial), 4 tiles
-    got = run_emulated(kernel, arrays, block=16)
-    want = kernel(*arrays)
+def assert_same(got, want, dtype: str) -> None:
     want = want if isinstance(want, tuple) else (want,)
     tolerance = 2e-5 if dtype == "float32" else 1e-12
+    assert len(got) == len(want)
     for g, w in zip(got, want, strict=True):
         assert g.shape == w.shape and g.dtype == w.dtype
         if g.dtype == np.int64:
@@ -76,17 +72,79 @@ def test_emulated_gpu_schedule_matches_the_cpu(name, axis, dtype) -> None:
             np.testing.assert_allclose(g, w, rtol=tolerance, atol=tolerance)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("axis", [1, 0])
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_emulated_1d_scheme_matches_the_cpu(name, axis, dtype) -> None:
+    kernel = compiled(name, axis)
+    arrays = arrays_for(kernel, 37, 53, dtype)  # 2 blocks of 32 rows (the last partial), 2 tiles
+    assert_same(run_emulated(kernel, arrays, block=32, scheme="1d"), kernel(*arrays), dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("axis", [1, 0])
+@pytest.mark.parametrize("name", sorted(set(CASES) - {"softdtw"}))
+def test_emulated_2d_scheme_matches_the_cpu(name, axis, dtype) -> None:
+    kernel = compiled(name, axis)
+    # 3 splits of 2 tiles of 32 reduced rows (the last split holds one partial tile): the second
+    # stage folds states of unequal splits, ArgKMin's indices and LogSumExp's peaks included.
+    arrays = arrays_for(kernel, 37, 170, dtype)
+    plan = DeviceProgram(kernel, dtype, DeviceOptions(block=32, scheme="2d", splits=3)).plan(
+        *((37, 170) if axis == 1 else (170, 37))
+    )
+    assert [launch.grid for launch in plan.launches] == [(2, 3), (2, 1)]
+    assert_same(run_emulated(kernel, arrays, block=32, scheme="2d", splits=3), kernel(*arrays), dtype)
+
+
+def test_the_2d_scheme_is_chosen_for_few_rows() -> None:
+    program = DeviceProgram(compiled("gauss_sum"), "float32", DeviceOptions(multiprocessors=132))
+    few, many = program.plan(1000, 10**6), program.plan(10**6, 10**6)
+    assert [launch.function for launch in few.launches] == ["kir_partial_0", "kir_combine_0"]
+    # 88 splits asked (4 blocks per multiprocessor); 87 of 60 tiles each cover the 5209 tiles.
+    assert few.launches[0].grid == (6, 87)
+    assert [(launch.function, launch.grid) for launch in many.launches] == [("kir_1d_0", (5209, 1))]
+    assert program.plan(1000, 100).launches[0].function == "kir_1d_0"  # too few tiles to split
+
+
+def test_fused_kernels_reduce_over_both_indices() -> None:
+    # A gradient-like kernel: sums over j (rows i) and over i (rows j) of shared subformulas.
+    kernel = kir.compile(
+        ["SqDist(x,y)", "Exp(-SqDist(x,y))*b", "Exp(-SqDist(x,y))*a"],
+        ["x=Vi(3)", "y=Vj(3)", "a=Vi(2)", "b=Vj(1)"],
+        reduction=["ArgKMin", "Sum", "Sum"],
+        axis=[1, 1, 0],
+        opt_arg=2,
+    )
+    assert [(g.axis, g.members) for g in groups_of(kernel)] == [(1, (0, 1)), (0, (2,))]
+    arrays = arrays_for(kernel, 45, 70, "float64")
+    for scheme in ("1d", "2d"):
+        assert_same(
+            run_emulated(kernel, arrays, block=32, scheme=scheme, splits=2), kernel(*arrays), "float64"
+        )
+
+
+def test_wide_variables_use_smaller_tiles_or_global_memory() -> None:
+    small = kir.compile("SqDist(x,y)", ["x=Vi(3000)", "y=Vj(3000)"], reduction="Min")
+    assert tile_rows(small, groups_of(small)[0], "float32", 192) == 4  # 4 rows of 12 KB
+    huge = kir.compile("SqDist(x,y)", ["x=Vi(7000)", "y=Vj(7000)"], reduction="Min")
+    assert tile_rows(huge, groups_of(huge)[0], "float64", 192) == 0  # 56 KB: not one row
+    for kernel, dtype in ((small, "float32"), (huge, "float64")):
+        arrays = arrays_for(kernel, 33, 9, dtype)
+        assert_same(run_emulated(kernel, arrays, block=32), kernel(*arrays), dtype)
+
+
 def test_emulation_runs_the_device_ir() -> None:
-    text = kernel_ir(compiled("gauss_sum"), "float32", block=16)
+    text = DeviceProgram(compiled("gauss_sum")).llvm_ir("1d")
     assert "addrspace(3)" in text and "llvm.nvvm.barrier0" in text and "ptx_kernel" in text
     host = host_ir(text)
     assert "addrspace(3)" not in host and "kir_emu_barrier" in host and "__nv_expf" in host
 
 
-def test_column_sums_are_refused_for_now() -> None:
-    kernel = kir.compile(["Exp(-SqDist(x,y))", "Exp(-SqDist(x,y))"], ["x=Vi(3)", "y=Vj(3)"], axis=[1, 0])
-    with pytest.raises(KirError, match="one index"):
-        kernel_ir(kernel)
+def test_bad_options_are_refused() -> None:
+    with pytest.raises(KirError, match="multiple of 32"):
+        DeviceOptions(block=100)
+    with pytest.raises(KirError, match="unknown GPU scheme"):
+        DeviceOptions(scheme="3d")
 
 
 def _ptxas_or_skip() -> str:
@@ -105,21 +163,34 @@ def _ptxas_or_skip() -> str:
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_ptxas_accepts_the_ptx(name, dtype, capability, tmp_path) -> None:
     ptxas = _ptxas_or_skip()
-    text = ptx.compile_ptx(kernel_ir(compiled(name), dtype), capability)
-    assert ".shared" in text and "bar.sync" in text
-    source = tmp_path / "kernel.ptx"
-    source.write_text(text)
-    done = subprocess.run(
-        [ptxas, f"-arch=sm_{capability}", "-v", str(source), "-o", str(tmp_path / "kernel.cubin")],
-        capture_output=True,
-        text=True,
-    )
-    assert done.returncode == 0, done.stderr
+    program = DeviceProgram(compiled(name), dtype)
+    for scheme in ("1d", "2d"):
+        text = ptx.compile_ptx(program.llvm_ir(scheme), capability)
+        assert ".shared" in text and "bar.sync" in text
+        source = tmp_path / f"{scheme}.ptx"
+        source.write_text(text)
+        done = subprocess.run(
+            [ptxas, f"-arch=sm_{capability}", "-v", str(source), "-o", str(tmp_path / f"{scheme}.cubin")],
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, done.stderr
+
+
+def test_fast_math_uses_the_approximations() -> None:
+    _ptxas_or_skip()
+    kernel = kir.compile("Sin(x|y)*Log(SqDist(x,y))", ["x=Vi(3)", "y=Vj(3)"])
+    precise = ptx.compile_ptx(DeviceProgram(kernel).llvm_ir(), 80)
+    fast = ptx.compile_ptx(DeviceProgram(kernel, options=DeviceOptions(fast_math=True)).llvm_ir(), 80)
+    assert "sin.approx" not in precise and "sin.approx.ftz.f32" in fast and "lg2.approx.ftz.f32" in fast
+    arrays = arrays_for(kernel, 40, 50, "float32")
+    got = run_emulated(kernel, arrays, block=32, fast_math=True)
+    assert_same(got, kernel(*arrays), "float32")
 
 
 def test_gaussian_d3_has_no_local_memory() -> None:
     ptxas = _ptxas_or_skip()
-    text = ptx.compile_ptx(kernel_ir(compiled("gauss_sum"), "float32"), 80)
+    text = ptx.compile_ptx(DeviceProgram(compiled("gauss_sum")).llvm_ir(), 80)
     assert ".local" not in text
     done = subprocess.run(
         [ptxas, "-arch=sm_80", "-v", "-", "-o", "/dev/null"], input=text, capture_output=True, text=True

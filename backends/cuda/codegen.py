@@ -1,23 +1,34 @@
-"""KeOps' 1D scheme as LLVM IR for NVPTX: one thread per output row, the reduced variables
-staged through shared memory one tile (a block's worth of rows) at a time by the whole block,
-the reduction state in registers.
+"""KeOps' GPU schemes as LLVM IR for NVPTX, one kernel function at a time.
+
+A *group* is the reductions of a kernel over one index (a fused gradient has a group per
+axis). Each group lowers to up to three functions:
+
+    reduce (1D scheme, mode "final") : one thread per output row, all reduced rows
+    reduce (2D scheme, mode "partial"): one thread per output row, the reduced rows of one
+                                       split (blockIdx.y); the reduction state is stored
+    combine (2D scheme, second stage): one thread per output row folds the splits' states
+                                       with the reduction's `combine` rule and finalizes
 
     row = blockIdx.x * blockDim.x + threadIdx.x
-    load the row's variables (rows past the end load nothing)
-    for tile in 0, T, 2T, ... < N:
-        thread t copies reduced row tile + t into shared memory; barrier
+    load the row's variables (rows past the end load row 0 and store nothing)
+    for tile in begin, begin + T, ... < end:
+        the block copies the tile's reduced rows into shared memory (coalesced); barrier
         for each row of the tile: the formula, then the reduction's update
         barrier
-    finalize, store the row
+    finalize and store the row (or store the state)
+
+T (rows per tile) is the block size, or fewer when a tile of the reduced variables would not
+fit in 48 KB of shared memory; a variable too wide for even one row in shared memory is read
+straight from global memory (the L1/L2 caches serve the whole block the same row).
 
 Ops are lowered by their rules from kir/registry.py and reductions by kir/reductions.py, as
 on the CPU, through `DeviceEmitter`: the CPU emitter on scalars, with libdevice's functions
-for the math. Arguments are pointers to row-major arrays, in the kernel's argument order,
-then the outputs, then the sizes (i32): rows, reduced.
+for the math (their `__nv_fast_*` approximations under fast math).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from llvmlite import ir
@@ -26,11 +37,11 @@ from kir.autodiff import expand
 from kir.backends.cpu.emitter import LLVMEmitter
 from kir.dialect.formula import ConstantOp, VarOp
 from kir.emitter import MATH_FUNCTIONS
-from kir.errors import KirError
 from kir.reductions import REDUCTION_RULES, ReductionSpec
 from kir.registry import OP_RULES
 
 if TYPE_CHECKING:
+    from kir.builder import Reduction
     from kir.kernel import Kernel
 
 I32 = ir.IntType(32)
@@ -38,18 +49,27 @@ I64 = ir.IntType(64)
 SHARED = 3
 """NVPTX's address space of shared memory."""
 
-DEFAULT_BLOCK = 192
-"""Threads per block (KeOps' default for the 1D scheme)."""
+SHARED_BYTES = 48 * 1024
+"""Static shared memory a block may declare (every architecture since sm_20)."""
+
+FAST_MATH = frozenset({"exp", "exp10", "log", "log2", "log10", "sin", "cos", "tan", "pow"})
+"""libdevice's single-precision functions with a `__nv_fast_*` approximation (ex2.approx,
+lg2.approx, sin.approx, ...)."""
 
 
 class DeviceEmitter(LLVMEmitter):
     """The scalar CPU emitter with libdevice's math (__nv_expf, __nv_exp, ...)."""
 
+    def __init__(self, builder: ir.IRBuilder, float_type: ir.Type, fast_math: bool = False):
+        super().__init__(builder, float_type)
+        self.fast_math = fast_math
+
     def math(self, name: str, *args: ir.Value) -> ir.Value:
         if MATH_FUNCTIONS.get(name) != len(args):
             raise ValueError(f"unknown math function {name} of {len(args)} argument(s)")
         single = isinstance(self.float_type, ir.FloatType)
-        symbol = f"__nv_{name}{'f' if single else ''}"
+        fast = "fast_" if self.fast_math and single and name in FAST_MATH else ""
+        symbol = f"__nv_{fast}{name}{'f' if single else ''}"
         function = self._module.globals.get(symbol)
         if function is None:
             signature = ir.FunctionType(self.float_type, [self.float_type] * len(args))
@@ -57,205 +77,340 @@ class DeviceEmitter(LLVMEmitter):
         return self.builder.call(function, list(args))
 
 
-def _sreg(builder: ir.IRBuilder, name: str) -> ir.Value:
+def _intrinsic(builder: ir.IRBuilder, symbol: str, result: ir.Type) -> ir.Value:
     module = builder.module
-    symbol = f"llvm.nvvm.read.ptx.sreg.{name}"
-    function = module.globals.get(symbol) or ir.Function(module, ir.FunctionType(I32, []), symbol)
+    function = module.globals.get(symbol) or ir.Function(module, ir.FunctionType(result, []), symbol)
     return builder.call(function, [])
 
 
-def _barrier(builder: ir.IRBuilder) -> None:
-    module = builder.module
-    symbol = "llvm.nvvm.barrier0"
-    function = module.globals.get(symbol) or ir.Function(module, ir.FunctionType(ir.VoidType(), []), symbol)
-    builder.call(function, [])
+def sreg(builder: ir.IRBuilder, name: str) -> ir.Value:
+    """A PTX special register (tid.x, ctaid.y, ...)."""
+    return _intrinsic(builder, f"llvm.nvvm.read.ptx.sreg.{name}", I32)
 
 
-SHARED_BYTES = 48 * 1024
-"""Static shared memory a block may declare (every architecture since sm_20)."""
+def barrier(builder: ir.IRBuilder) -> None:
+    """bar.sync 0: every thread of the block."""
+    _intrinsic(builder, "llvm.nvvm.barrier0", ir.VoidType())
 
 
-def tile_width(kernel: Kernel) -> int:
+@dataclass(frozen=True)
+class Group:
+    """The reductions of a kernel over one index: their positions in the kernel's outputs."""
+
+    axis: int
+    members: tuple[int, ...]
+
+    @property
+    def row_category(self) -> str:
+        return "i" if self.axis == 1 else "j"
+
+    @property
+    def reduced_category(self) -> str:
+        return "j" if self.axis == 1 else "i"
+
+
+def groups_of(kernel: Kernel) -> list[Group]:
+    """The kernel's reductions grouped by axis, in order of first appearance."""
+    axes: dict[int, list[int]] = {}
+    for position, r in enumerate(kernel.reductions):
+        axes.setdefault(r.axis, []).append(position)
+    return [Group(axis, tuple(members)) for axis, members in axes.items()]
+
+
+def element_bytes(dtype: str) -> int:
+    return 4 if dtype == "float32" else 8
+
+
+def tile_width(kernel: Kernel, group: Group) -> int:
     """Entries of the reduced index's variables per row: one row of the shared tile."""
-    reduced_category = "j" if kernel.axis == 1 else "i"
-    return sum(s.dim for s in kernel.args if s.category == reduced_category)
+    return sum(s.dim for s in kernel.args if s.category == group.reduced_category)
 
 
-def fit_block(kernel: Kernel, dtype: str, requested: int = DEFAULT_BLOCK) -> int:
-    """Threads per block: `requested`, or fewer (a multiple of 32) when the tile would not fit
-    in shared memory; a KirError when even 32 rows do not (the chunked scheme is needed)."""
-    row_bytes = tile_width(kernel) * (4 if dtype == "float32" else 8)
-    if row_bytes * 32 > SHARED_BYTES:
-        raise KirError(
-            f"the reduced variables take {row_bytes} bytes a row: a tile of 32 rows exceeds shared "
-            "memory; such wide variables need the chunked scheme, not written yet"
-        )
-    fitting = (SHARED_BYTES // max(row_bytes, 1)) // 32 * 32
-    return min(requested, fitting)
+def tile_rows(kernel: Kernel, group: Group, dtype: str, block: int) -> int:
+    """Rows of the reduced variables staged per tile: the block size, or as many as fit in
+    shared memory; 0 when not even one row fits (they are read from global memory)."""
+    row_bytes = tile_width(kernel, group) * element_bytes(dtype)
+    return min(block, SHARED_BYTES // max(row_bytes, 1))
 
 
-def kernel_ir(
-    kernel: Kernel, dtype: str = "float32", block: int = DEFAULT_BLOCK, name: str = "kir_kernel"
-) -> str:
-    """LLVM IR (text, triple nvptx64-nvidia-cuda) of `kernel` in the 1D scheme, for blocks of
-    `fit_block(kernel, dtype, block)` threads (launch it with that many)."""
-    block = fit_block(kernel, dtype, block)
-    axis = kernel.axis
-    if any(r.axis != axis for r in kernel.reductions):
-        raise KirError("the 1D scheme reduces over one index; column sums are not lowered yet")
-    float_type = ir.FloatType() if dtype == "float32" else ir.DoubleType()
-    row_category, reduced_category = ("i", "j") if axis == 1 else ("j", "i")
-    module = ir.Module(name="kir_cuda")
-    module.triple = "nvptx64-nvidia-cuda"
-    output_types = kernel.output_types()
-    arg_types = [ir.PointerType(float_type) for _ in kernel.args]
-    out_types = [ir.PointerType(I64 if t.dtype_name == "i64" else float_type) for t in output_types]
-    function = ir.Function(module, ir.FunctionType(ir.VoidType(), [*arg_types, *out_types, I32, I32]), name)
-    function.calling_convention = "ptx_kernel"
-    args = function.args[: len(arg_types)]
-    outs = function.args[len(arg_types) : len(arg_types) + len(out_types)]
-    rows, reduced = function.args[-2:]
+def state_layout(kernel: Kernel, group: Group) -> list[tuple[int, str, int]]:
+    """The stored state of a group (2D scheme): (reduction position, 'float'/'index', entries)
+    for each state component of each member, in order."""
+    layout = []
+    for position in group.members:
+        r = kernel.reductions[position]
+        spec = _spec(r)
+        sizes = _state_sizes(spec)
+        for kind, size in zip(REDUCTION_RULES[r.kind].layout(spec), sizes, strict=True):
+            layout.append((position, kind, size))
+    return layout
 
-    reduced_specs = [s for s in kernel.args if s.category == reduced_category]
-    offsets, width = {}, 0
-    for spec in reduced_specs:
-        offsets[spec.position] = width
-        width += spec.dim
-    tile = ir.GlobalVariable(
-        module, ir.ArrayType(float_type, max(1, block * width)), "tile", addrspace=SHARED
-    )
-    tile.linkage = "internal"
-    tile.initializer = ir.Constant(ir.ArrayType(float_type, max(1, block * width)), ir.Undefined)
 
-    element_bytes = 4 if dtype == "float32" else 8
-    entry = function.append_basic_block("entry")
-    builder = ir.IRBuilder(entry)
-    em = DeviceEmitter(builder, float_type)
-    thread = _sreg(builder, "tid.x")
-    row = builder.add(builder.mul(_sreg(builder, "ctaid.x"), _sreg(builder, "ntid.x")), thread)
-    active = builder.icmp_signed("<", row, rows)
-    safe_row = builder.select(active, row, ir.Constant(I32, 0))  # rows past the end read row 0
+def _spec(r: Reduction) -> ReductionSpec:
+    return ReductionSpec(r.kind, r.formula.dim, r.weight.dim if r.weight is not None else 0, r.k or 0)
 
-    def entries_at(pointer: ir.Value, index: ir.Value, dim: int) -> list[ir.Value]:
-        base = builder.mul(builder.sext(index, I64), ir.Constant(I64, dim))
+
+def _state_sizes(spec: ReductionSpec) -> list[int]:
+    # A throwaway function: the state's entries are known once the rule built them.
+    module = ir.Module()
+    function = ir.Function(module, ir.FunctionType(ir.VoidType(), []), "sizes")
+    em = DeviceEmitter(ir.IRBuilder(function.append_basic_block()), ir.DoubleType())
+    return [len(component) for component in REDUCTION_RULES[spec.kind].init(em, spec)]
+
+
+class _Function:
+    """Building one kernel function: its arguments, emitter and loops."""
+
+    def __init__(self, module: ir.Module, name: str, params: list[ir.Type], float_type: ir.Type, fast: bool):
+        self.function = ir.Function(module, ir.FunctionType(ir.VoidType(), params), name)
+        self.function.calling_convention = "ptx_kernel"
+        self.builder = ir.IRBuilder(self.function.append_basic_block("entry"))
+        self.em = DeviceEmitter(self.builder, float_type, fast)
+        self.float_type = float_type
+
+    def block(self, name: str) -> ir.Block:
+        return self.function.append_basic_block(name)
+
+    def loop(self, name: str, begin: ir.Value, end: ir.Value, step: ir.Value, body) -> None:
+        """for (k = begin; k < end; k += step) body(k); the builder ends after the loop."""
+        b = self.builder
+        head, inner, after = self.block(f"{name}_head"), self.block(f"{name}_body"), self.block(f"{name}_end")
+        before = b.block
+        b.branch(head)
+        b.position_at_end(head)
+        k = b.phi(I32, name)
+        k.add_incoming(begin, before)
+        b.cbranch(b.icmp_signed("<", k, end), inner, after)
+        b.position_at_end(inner)
+        body(k)
+        k.add_incoming(b.add(k, step), b.block)
+        b.branch(head)
+        b.position_at_end(after)
+
+    def entries(self, pointer: ir.Value, index: ir.Value, dim: int, element: ir.Type | None = None):
+        b = self.builder
+        base = b.mul(b.sext(index, I64), ir.Constant(I64, dim))
+        return [b.load(b.gep(pointer, [b.add(base, ir.Constant(I64, d))])) for d in range(dim)]
+
+    def min(self, a: ir.Value, b: ir.Value) -> ir.Value:
+        return self.builder.select(self.builder.icmp_signed("<", a, b), a, b)
+
+    def slots(self, state) -> list[list[ir.Value]]:
+        slots = [[self.builder.alloca(v.type) for v in component] for component in state]
+        self.store(slots, state)
+        return slots
+
+    def store(self, slots, state) -> None:
+        for component, values in zip(slots, state, strict=True):
+            for slot, value in zip(component, values, strict=True):
+                self.builder.store(value, slot)
+
+    def load(self, slots) -> list[list[ir.Value]]:
+        return [[self.builder.load(slot) for slot in component] for component in slots]
+
+
+def _pointer_types(kernel: Kernel, group: Group, float_type: ir.Type, state: bool) -> list[ir.Type]:
+    if state:
         return [
-            builder.load(builder.gep(pointer, [builder.add(base, ir.Constant(I64, d))])) for d in range(dim)
+            ir.PointerType(I64 if kind == "index" else float_type)
+            for _, kind, _ in state_layout(kernel, group)
         ]
+    types = kernel.output_types()
+    return [ir.PointerType(I64 if types[p].dtype_name == "i64" else float_type) for p in group.members]
+
+
+def reduce_function(
+    module: ir.Module,
+    kernel: Kernel,
+    group: Group,
+    dtype: str,
+    block: int,
+    name: str,
+    partial: bool = False,
+    fast_math: bool = False,
+) -> None:
+    """Add the group's reduction kernel to `module`. Parameters: a pointer per kernel argument,
+    a pointer per output of the group (per state component when `partial`), i32 rows, i32
+    reduced; `partial` adds i32 span (reduced rows per split; split = blockIdx.y)."""
+    float_type = ir.FloatType() if dtype == "float32" else ir.DoubleType()
+    pointers = [ir.PointerType(float_type) for _ in kernel.args]
+    results = _pointer_types(kernel, group, float_type, partial)
+    sizes = [I32, I32, I32] if partial else [I32, I32]
+    f = _Function(module, name, [*pointers, *results, *sizes], float_type, fast_math)
+    b, em = f.builder, f.em
+    args = f.function.args[: len(pointers)]
+    outs = f.function.args[len(pointers) : len(pointers) + len(results)]
+    rows, reduced = f.function.args[len(pointers) + len(results) :][:2]
+
+    reduced_specs = [
+        (s, p) for s, p in zip(kernel.args, args, strict=True) if s.category == group.reduced_category
+    ]
+    offsets, width = [], 0
+    for spec, _ in reduced_specs:
+        offsets.append(width)
+        width += spec.dim
+    rows_per_tile = tile_rows(kernel, group, dtype, block)
+    staged = rows_per_tile > 0
+    step = rows_per_tile if staged else block
+    if staged:
+        tile_type = ir.ArrayType(float_type, max(1, rows_per_tile * width))
+        tile = ir.GlobalVariable(module, tile_type, f"{name}_tile", addrspace=SHARED)
+        tile.linkage = "internal"
+        tile.initializer = ir.Constant(tile_type, ir.Undefined)
+
+    thread = sreg(b, "tid.x")
+    threads = sreg(b, "ntid.x")
+    row = b.add(b.mul(sreg(b, "ctaid.x"), threads), thread)
+    active = b.icmp_signed("<", row, rows)
+    safe_row = b.select(active, row, ir.Constant(I32, 0))
+    if partial:
+        split = sreg(b, "ctaid.y")
+        span = f.function.args[-1]
+        begin = b.mul(split, span)
+        end = f.min(b.add(begin, span), reduced)
+    else:
+        split, begin, end = None, ir.Constant(I32, 0), reduced
 
     fixed: dict[int, list[ir.Value]] = {}
     for spec, pointer in zip(kernel.args, args, strict=True):
-        if spec.category == row_category:
-            fixed[spec.position] = entries_at(pointer, safe_row, spec.dim)
+        if spec.category == group.row_category:
+            fixed[spec.position] = f.entries(pointer, safe_row, spec.dim)
         elif spec.category == "p":
-            fixed[spec.position] = entries_at(pointer, ir.Constant(I32, 0), spec.dim)
+            fixed[spec.position] = f.entries(pointer, ir.Constant(I32, 0), spec.dim)
 
     plans = []
-    for r in kernel.reductions:
-        spec = ReductionSpec(r.kind, r.formula.dim, r.weight.dim if r.weight is not None else 0, r.k or 0)
+    for position in group.members:
+        r = kernel.reductions[position]
+        spec = _spec(r)
         rule = REDUCTION_RULES[r.kind]
-        state = rule.init(em, spec)
-        slots = [[builder.alloca(v.type) for v in component] for component in state]
-        for component, values in zip(slots, state, strict=True):
-            for slot, value in zip(component, values, strict=True):
-                builder.store(value, slot)
-        roots = [expand(r.formula)] + ([expand(r.weight)] if r.weight is not None else [])
-        plans.append((r, spec, rule, slots, roots))
+        roots = [expand(root) for root in r.roots]
+        plans.append((spec, rule, f.slots(rule.init(em, spec)), roots))
 
-    tile_head = function.append_basic_block("tile_head")
-    tile_load = function.append_basic_block("tile_load")
-    tile_loaded = function.append_basic_block("tile_loaded")
-    pair_head = function.append_basic_block("pair_head")
-    pair_body = function.append_basic_block("pair_body")
-    tile_end = function.append_basic_block("tile_end")
-    finish = function.append_basic_block("finish")
-    store_row = function.append_basic_block("store_row")
-    done = function.append_basic_block("done")
-    builder.branch(tile_head)
+    def tile_loop(start: ir.Value) -> None:
+        count = f.min(b.sub(end, start), ir.Constant(I32, step))
+        if staged:
+            for (spec, pointer), offset in zip(reduced_specs, offsets, strict=True):
+                # Coalesced: consecutive threads copy consecutive entries of the tile's rows.
+                dim = ir.Constant(I32, spec.dim)
 
-    builder.position_at_end(tile_head)
-    start = builder.phi(I32, "tile_start")
-    start.add_incoming(ir.Constant(I32, 0), entry)
-    builder.cbranch(builder.icmp_signed("<", start, reduced), tile_load, finish)
+                def copy(entry, spec=spec, pointer=pointer, offset=offset, dim=dim):
+                    local_row, d = b.sdiv(entry, dim), b.srem(entry, dim)
+                    source = b.add(
+                        b.mul(b.sext(b.add(start, local_row), I64), ir.Constant(I64, spec.dim)),
+                        b.sext(d, I64),
+                    )
+                    slot = b.add(
+                        b.mul(b.sext(local_row, I64), ir.Constant(I64, width)),
+                        b.sext(b.add(d, ir.Constant(I32, offset)), I64),
+                    )
+                    b.store(b.load(b.gep(pointer, [source])), b.gep(tile, [ir.Constant(I64, 0), slot]))
 
-    builder.position_at_end(tile_load)
-    source = builder.add(start, thread)
-    present = builder.icmp_signed("<", source, reduced)
-    safe_source = builder.select(present, source, ir.Constant(I32, 0))
-    slot_base = builder.mul(builder.sext(thread, I64), ir.Constant(I64, width))
-    for spec, pointer in zip(kernel.args, args, strict=True):
-        if spec.category == reduced_category:
-            for d, value in enumerate(entries_at(pointer, safe_source, spec.dim)):
-                index = builder.add(slot_base, ir.Constant(I64, offsets[spec.position] + d))
-                builder.store(value, builder.gep(tile, [ir.Constant(I64, 0), index]))
-    _barrier(builder)
-    count = builder.sub(reduced, start)
-    count = builder.select(
-        builder.icmp_signed("<", count, ir.Constant(I32, block)), count, ir.Constant(I32, block)
-    )
-    count = builder.select(active, count, ir.Constant(I32, 0))  # idle threads only help load
-    builder.branch(tile_loaded)
+                f.loop("copy", thread, b.mul(count, dim), threads, copy)
+            barrier(b)
+        pairs = b.select(active, count, ir.Constant(I32, 0))  # idle threads only help load
 
-    builder.position_at_end(tile_loaded)
-    builder.branch(pair_head)
-    builder.position_at_end(pair_head)
-    local = builder.phi(I32, "pair")
-    local.add_incoming(ir.Constant(I32, 0), tile_loaded)
-    builder.cbranch(builder.icmp_signed("<", local, count), pair_body, tile_end)
+        def pair(local: ir.Value) -> None:
+            values = dict(fixed)
+            if staged:
+                base = b.mul(b.sext(local, I64), ir.Constant(I64, width))
+                for (spec, _), offset in zip(reduced_specs, offsets, strict=True):
+                    values[spec.position] = [
+                        b.load(b.gep(tile, [ir.Constant(I64, 0), b.add(base, ir.Constant(I64, offset + d))]))
+                        for d in range(spec.dim)
+                    ]
+            else:
+                for spec, pointer in reduced_specs:
+                    values[spec.position] = f.entries(pointer, b.add(start, local), spec.dim)
+            index = b.sext(b.add(start, local), I64)
+            computed: dict[int, list[ir.Value]] = {}  # shared by the group's formulas (CSE)
+            for spec, rule, slots, roots in plans:
+                formulas = [formula_entries(root, values, em, computed) for root in roots]
+                weights = formulas[1] if len(formulas) > 1 else None
+                f.store(slots, rule.update(em, spec, f.load(slots), formulas[0], weights, index))
 
-    builder.position_at_end(pair_body)
-    pair_base = builder.mul(builder.sext(local, I64), ir.Constant(I64, width))
-    values = dict(fixed)
-    for spec in reduced_specs:
-        values[spec.position] = [
-            builder.load(
-                builder.gep(
-                    tile,
-                    [
-                        ir.Constant(I64, 0),
-                        builder.add(pair_base, ir.Constant(I64, offsets[spec.position] + d)),
-                    ],
-                )
-            )
-            for d in range(spec.dim)
-        ]
-    reduced_index = builder.sext(builder.add(start, local), I64)
-    for _r, spec, rule, slots, roots in plans:
-        computed = [_formula(root, values, em) for root in roots]
-        state = [[builder.load(slot) for slot in component] for component in slots]
-        weights = computed[1] if len(computed) > 1 else None
-        state = rule.update(em, spec, state, computed[0], weights, reduced_index)
-        for component, new in zip(slots, state, strict=True):
-            for slot, value in zip(component, new, strict=True):
-                builder.store(value, slot)
-    next_local = builder.add(local, ir.Constant(I32, 1))
-    local.add_incoming(next_local, builder.block)
-    builder.branch(pair_head)
+        f.loop("pair", ir.Constant(I32, 0), pairs, ir.Constant(I32, 1), pair)
+        if staged:
+            barrier(b)
 
-    builder.position_at_end(tile_end)
-    _barrier(builder)
-    start.add_incoming(builder.add(start, ir.Constant(I32, block)), tile_end)
-    builder.branch(tile_head)
-
-    builder.position_at_end(finish)
-    builder.cbranch(active, store_row, done)
-    builder.position_at_end(store_row)
-    for (_r, spec, rule, slots, _roots), out, t in zip(plans, outs, output_types, strict=True):
-        state = [[builder.load(slot) for slot in component] for component in slots]
-        result = rule.finalize(em, spec, state)
-        base = builder.mul(builder.sext(row, I64), ir.Constant(I64, t.size))
-        for d, value in enumerate(result):
-            size = 8 if value.type == I64 else element_bytes
-            builder.store(value, builder.gep(out, [builder.add(base, ir.Constant(I64, d))]), align=size)
-    builder.branch(done)
-    builder.position_at_end(done)
-    builder.ret_void()
-    return str(module)
+    f.loop("tile", begin, end, ir.Constant(I32, step), tile_loop)
+    store_row, done = f.block("store_row"), f.block("done")
+    b.cbranch(active, store_row, done)
+    b.position_at_end(store_row)
+    if partial:
+        components = [(c, values) for _, rule, slots, _ in plans for c, values in enumerate(f.load(slots))]
+        for out, (_, values) in zip(outs, components, strict=True):
+            _store_row(b, out, b.add(b.mul(split, rows), row), values)
+    else:
+        output_types = kernel.output_types()
+        for out, (spec, rule, slots, _), position in zip(outs, plans, group.members, strict=True):
+            result = rule.finalize(em, spec, f.load(slots))
+            assert len(result) == output_types[position].size
+            _store_row(b, out, row, result)
+    b.branch(done)
+    b.position_at_end(done)
+    b.ret_void()
 
 
-def _formula(root, variables: dict[int, list[ir.Value]], em: DeviceEmitter) -> list[ir.Value]:
-    """The entries of the formula `root` at one pair, its variables' entries given."""
-    values: dict[int, list[ir.Value]] = {}
+def combine_function(
+    module: ir.Module, kernel: Kernel, group: Group, dtype: str, name: str, fast_math: bool = False
+) -> None:
+    """Add the 2D scheme's second stage to `module`: a thread per output row folds the states
+    of every split (stored by the partial kernel) and stores the finalized result. Parameters:
+    a pointer per state component, a pointer per output of the group, i32 rows, i32 splits."""
+    float_type = ir.FloatType() if dtype == "float32" else ir.DoubleType()
+    states = _pointer_types(kernel, group, float_type, True)
+    results = _pointer_types(kernel, group, float_type, False)
+    f = _Function(module, name, [*states, *results, I32, I32], float_type, fast_math)
+    b, em = f.builder, f.em
+    inputs = f.function.args[: len(states)]
+    outs = f.function.args[len(states) : len(states) + len(results)]
+    rows, splits = f.function.args[-2:]
+    row = b.add(b.mul(sreg(b, "ctaid.x"), sreg(b, "ntid.x")), sreg(b, "tid.x"))
+    work, done = f.block("work"), f.block("done")
+    b.cbranch(b.icmp_signed("<", row, rows), work, done)
+    b.position_at_end(work)
+
+    layout = state_layout(kernel, group)
+    plans, cursor = [], 0
+    for position in group.members:
+        r = kernel.reductions[position]
+        spec, rule = _spec(r), REDUCTION_RULES[r.kind]
+        count = len(rule.layout(spec))
+        parts = list(zip(inputs[cursor : cursor + count], layout[cursor : cursor + count], strict=True))
+        cursor += count
+
+        def at(split: ir.Value, parts=parts) -> list[list[ir.Value]]:
+            flat = b.add(b.mul(split, rows), row)
+            return [f.entries(pointer, flat, size) for pointer, (_, _, size) in parts]
+
+        plans.append((spec, rule, f.slots(at(ir.Constant(I32, 0))), at))
+
+    def fold(split: ir.Value) -> None:
+        for spec, rule, slots, at in plans:
+            f.store(slots, rule.combine(em, spec, f.load(slots), at(split)))
+
+    f.loop("split", ir.Constant(I32, 1), splits, ir.Constant(I32, 1), fold)
+    for out, (spec, rule, slots, _) in zip(outs, plans, strict=True):
+        _store_row(b, out, row, rule.finalize(em, spec, f.load(slots)))
+    b.branch(done)
+    b.position_at_end(done)
+    b.ret_void()
+
+
+def _store_row(b: ir.IRBuilder, pointer: ir.Value, row: ir.Value, values: list[ir.Value]) -> None:
+    base = b.mul(b.sext(row, I64), ir.Constant(I64, len(values)))
+    for d, value in enumerate(values):
+        b.store(value, b.gep(pointer, [b.add(base, ir.Constant(I64, d))]))
+
+
+def formula_entries(
+    root, variables: dict[int, list[ir.Value]], em: DeviceEmitter, values: dict[int, list[ir.Value]]
+) -> list[ir.Value]:
+    """The entries of the formula `root` at one pair, its variables' entries given; `values`
+    caches the nodes already lowered (shared subformulas of a group are lowered once)."""
     for node in root.walk():
+        if id(node) in values:
+            continue
         if node.op is VarOp:
             values[id(node)] = variables[node.attributes["index"]]
         elif node.op is ConstantOp:
