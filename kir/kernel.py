@@ -7,7 +7,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from xdsl.dialects.builtin import ModuleOp, f64
@@ -15,6 +15,7 @@ from xdsl.utils.exceptions import PassFailedException
 
 from kir.backends.cpu.jit import JitModule
 from kir.backends.cpu.target import VECTOR_MATH_OPS, default_schedule
+from kir.backends.cuda.adapters import device_adapter
 from kir.builder import Reduction, build_kernel
 from kir.context import module_text
 from kir.dialect import loops as kirl
@@ -29,6 +30,9 @@ from kir.registry import OP_RULES
 from kir.runtime import disk_cache
 from kir.runtime.arrays import DTYPES, SHORT_DTYPES, ArgumentSpec, check_arguments, is_torch_tensor
 from kir.runtime.launch import LaunchPlan, Output
+
+if TYPE_CHECKING:
+    from kir.backends.cuda.program import DeviceOptions
 
 STAGES = ("kir", "loops", "llvm", "llvm-opt")
 """Stages `Kernel.ir` prints."""
@@ -94,8 +98,9 @@ class Kernel:
     """Compiled kernel reductions over one (i, j) domain; call it with the arrays in argument order.
 
     Each reduction gives one array with one row per output index (M rows for axis=1, N for
-    axis=0); a kernel of several reductions returns a tuple. NumPy in, NumPy out; torch CPU
-    tensors in, torch tensors out.
+    axis=0); a kernel of several reductions returns a tuple. NumPy in, NumPy out; torch
+    tensors in, torch tensors out; torch CUDA tensors and CuPy arrays run on their GPU
+    (backends/cuda/runtime.py), scheduled by `device_options` (None: the device's defaults).
     """
 
     def __init__(
@@ -121,6 +126,8 @@ class Kernel:
         self._schedule: Schedule | None = None
         self._plans_by_layout: dict[tuple, LaunchPlan] = {}
         self._plans_by_size: dict[tuple, LaunchPlan] = {}
+        self.device_options: DeviceOptions | None = None
+        self._device_programs: dict[tuple, tuple] = {}
 
     @classmethod
     def from_expr(
@@ -320,6 +327,13 @@ class Kernel:
     def _evaluate(self, arrays: Sequence[object], key: tuple | None) -> Any:
         plan = self._plans_by_layout.get(key) if key is not None else None
         if plan is None:
+            # Only arrays that are not all NumPy are looked at: the NumPy path pays nothing.
+            adapter = device_adapter(arrays) if key is None else None
+            if adapter is not None:
+                from kir.backends.cuda.runtime import evaluate_on_device
+
+                outputs = evaluate_on_device(self, arrays, adapter)
+                return outputs[0] if len(outputs) == 1 else tuple(outputs)
             packed = "j" if self.axis == 1 else "i"
             checked, dtype, size_i, size_j = check_arguments(arrays, self.args, self.dtype, packed)
             plan = self._launch_plan(dtype, size_i, size_j)

@@ -4,12 +4,15 @@ A kir `Kernel` takes 2D arrays (i- and j-variables) and 1D parameters. pykeops' 
 pass leading batch dimensions, which broadcast like NumPy's; `run` loops over the batch
 (indexing is a view, never a copy, and with torch it is recorded by autograd, so gradients of
 any order flow through) and stacks the outputs. Block-sparse `ranges` go through
-`ranges.reduce_blocks`.
+`ranges.reduce_blocks`. `backend=` is pykeops': 'GPU', 'GPU_1D' and 'GPU_2D' run on the arrays'
+GPU with the auto, 1D or 2D scheme (kir copies nothing between the host and a GPU: arrays in
+host memory are refused, naming what to do).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -20,7 +23,8 @@ from kir.kernel import Kernel
 from .tools import tools_for
 
 CPU_BACKENDS = (None, "auto", "CPU", "cpu")
-"""`backend=` values this build runs; pykeops' GPU ones ('GPU', 'GPU_1D', 'GPU_2D') are refused."""
+GPU_SCHEMES = {"GPU": "auto", "GPU_1D": "1d", "GPU_2D": "2d"}
+"""pykeops' GPU `backend=` values and the CUDA back-end's scheme each asks for."""
 
 ACCUMULATOR_DTYPES = ("auto", "float32", "float64")
 
@@ -56,11 +60,9 @@ def batch_shape(kernel: Kernel, arrays: Sequence[Any]) -> tuple[int, ...]:
 
 def check_options(backend: str | None, dtype_acc: str = "auto", use_double_acc: bool = False) -> str:
     """The accumulator dtype asked for ('auto': the arguments'); refuses what kir cannot do."""
-    if backend not in CPU_BACKENDS:
-        raise KirError(
-            f"backend={backend!r}: kir runs its reductions on the CPU in this build "
-            "(the CUDA back-end is not available); use backend='auto' or 'CPU'"
-        )
+    if backend not in CPU_BACKENDS and backend not in GPU_SCHEMES:
+        known = ", ".join(repr(b) for b in (*CPU_BACKENDS[1:3], *GPU_SCHEMES))
+        raise KirError(f"unknown backend={backend!r}; kir knows {known}")
     if dtype_acc not in ACCUMULATOR_DTYPES:
         raise KirError(f"dtype_acc must be one of {ACCUMULATOR_DTYPES}, got {dtype_acc!r}")
     if use_double_acc:
@@ -70,16 +72,52 @@ def check_options(backend: str | None, dtype_acc: str = "auto", use_double_acc: 
     return dtype_acc
 
 
+@contextlib.contextmanager
+def on_backend(backend: str | None, arrays: Sequence[Any]) -> Iterator[None]:
+    """Calls inside run where `backend` says: a GPU backend needs the arrays on a GPU and
+    chooses the scheme; 'CPU' needs them in host memory."""
+    if backend in (None, "auto"):
+        yield
+        return
+    from kir.backends.cuda.adapters import device_adapter
+
+    on_gpu = device_adapter(arrays) is not None
+    if backend in GPU_SCHEMES:
+        if not on_gpu:
+            raise KirError(
+                f"backend={backend!r} runs on the arrays' GPU, but they are on the CPU: kir does not "
+                "copy them as pykeops does; move them to a CUDA device first (x.cuda()), or use "
+                "backend='auto' or 'CPU'"
+            )
+        from kir.backends.cuda.runtime import device_scheme
+
+        with device_scheme(GPU_SCHEMES[backend]):
+            yield
+        return
+    if on_gpu:
+        raise KirError(
+            f"backend={backend!r} with arrays on a GPU: kir does not copy them to the host; "
+            "move them there first (x.cpu()), or use backend='auto' or 'GPU'"
+        )
+    yield
+
+
 def run(
     kernel: Kernel,
     arrays: Sequence[Any],
     ranges: tuple | None = None,
     accumulator: str = "auto",
     out: Any = None,
+    backend: str | None = None,
 ) -> Any:
-    """kernel(*arrays) with batch dimensions (..., M, D), block-sparse `ranges`, and the
-    accumulator dtype `accumulator` (float32 arguments computed in float64 when asked)."""
-    arrays = list(arrays)
+    """kernel(*arrays) with batch dimensions (..., M, D), block-sparse `ranges`, the
+    accumulator dtype `accumulator` (float32 arguments computed in float64 when asked) and
+    pykeops' `backend`."""
+    with on_backend(backend, arrays):
+        return _run(kernel, list(arrays), ranges, accumulator, out)
+
+
+def _run(kernel: Kernel, arrays: list, ranges: tuple | None, accumulator: str, out: Any) -> Any:
     batch = batch_shape(kernel, arrays)
     cast_back = None
     if accumulator == "float64":

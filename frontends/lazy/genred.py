@@ -55,7 +55,7 @@ class Genred:
     ) -> Any:
         """The reduction of the arrays (2D, or with leading batch dimensions)."""
         engine.check_options(backend)
-        result = engine.run(self.kernel, args, ranges, self.accumulator, out)
+        result = engine.run(self.kernel, args, ranges, self.accumulator, out, backend)
         first = self.kernel.reductions[0]
         return engine.unflatten_ranks(result, self.reduction_op, first.formula.dim, first.k)
 

@@ -415,7 +415,9 @@ class GenericLazyTensor:
         dtype = self._reduction_dtype(args)
         like = next((a for a in [*args, *self.variables.values()] if self.tools.is_array(a)), None)
         if self._solve is not None:
-            return self._call_solve(formula, leaves, args, dtype, like, alpha, eps, ranges, progress)
+            arrays = [*args, *(a for a in self.variables.values() if self.tools.is_array(a))]
+            with engine.on_backend(backend, arrays):
+                return self._call_solve(formula, leaves, args, dtype, like, alpha, eps, ranges, progress)
         kernel = kernel_for(formula, self.reduction_op, self.axis, self.opt_arg, formula2)
         symbolic_count = len(kernel.args) - len(leaves)
         if len(args) != symbolic_count:
@@ -423,7 +425,7 @@ class GenericLazyTensor:
                 f"this reduction takes {symbolic_count} arrays for its symbolic variables, got {len(args)}"
             )
         arrays = [*args, *(self._leaf_array(p, dtype, like) for p in leaves)]
-        result = engine.run(kernel, arrays, ranges, accumulator, out)
+        result = engine.run(kernel, arrays, ranges, accumulator, out, backend)
         result = engine.unflatten_ranks(result, self.reduction_op, formula.dim, self.opt_arg)
         return self._postprocess(result)
 

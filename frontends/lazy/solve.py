@@ -277,10 +277,11 @@ class KernelSolve:
         progress: bool = False,
     ) -> Any:
         """The solution a for the arrays `args`, b at the solved variable's position."""
-        from .engine import check_options
+        from .engine import check_options, on_backend
 
         check_options(backend)
-        return solve_linear(self.kernel, args, self.position, alpha, eps, ranges, progress)
+        with on_backend(backend, args):
+            return solve_linear(self.kernel, args, self.position, alpha, eps, ranges, progress)
 
 
 def _variable_position(kernel: Kernel, varinvalias: str) -> int:

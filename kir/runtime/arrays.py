@@ -44,8 +44,8 @@ def to_numpy(value: object, spec: ArgumentSpec) -> np.ndarray:
     if is_torch_tensor(value):
         if value.device.type != "cpu":
             raise ArgumentError(
-                f"{spec.describe()} is on {value.device}; this kir build runs on the CPU only "
-                "(the CUDA back-end is not available yet)"
+                f"{spec.describe()} is on {value.device}; kir runs on the CPU and on CUDA devices "
+                "(all arguments on one of them)"
             )
         value = value.detach().numpy()
     if not isinstance(value, np.ndarray):
@@ -108,3 +108,42 @@ def check_arguments(
     size_i = sizes["i"][0] if "i" in sizes else None
     size_j = sizes["j"][0] if "j" in sizes else None
     return checked, found, size_i, size_j
+
+
+def check_layout(
+    shapes: Sequence[tuple[int, ...]], dtypes: Sequence[str], specs: Sequence[ArgumentSpec], dtype: str | None
+) -> tuple[str, int | None, int | None]:
+    """`check_arguments`' checks on shapes and dtype names only, for arrays kir does not read
+    on the host (device arrays): their dtype name and the sizes (M, N)."""
+    if len(shapes) != len(specs):
+        expected = ", ".join(s.name for s in specs)
+        raise ArgumentError(f"the kernel takes {len(specs)} arguments ({expected}), got {len(shapes)}")
+    for name, spec in zip(dtypes, specs, strict=True):
+        if name not in DTYPES:
+            raise ArgumentError(f"{spec.describe()} has dtype {name}; kir takes float32 or float64")
+    if len(set(dtypes)) > 1:
+        spelled = ", ".join(f"{s.name}: {d}" for d, s in zip(dtypes, specs, strict=True))
+        raise ArgumentError(f"arguments must share one dtype, got {spelled}")
+    found = dtypes[0] if dtypes else (dtype or "float32")
+    if dtype is not None and found != dtype:
+        raise ArgumentError(f"the kernel was compiled for {dtype}, the arguments are {found}")
+    sizes: dict[str, tuple[int, ArgumentSpec]] = {}
+    for shape, spec in zip(shapes, specs, strict=True):
+        if spec.category == "p":
+            if shape not in ((spec.dim,), (1, spec.dim)):
+                raise ArgumentError(f"{spec.describe()}: expected shape ({spec.dim},), got {shape}")
+            continue
+        if len(shape) != 2 or shape[1] != spec.dim:
+            rows = "M" if spec.category == "i" else "N"
+            raise ArgumentError(
+                f"{spec.describe()}: expected a 2D array of shape ({rows}, {spec.dim}), got shape {shape}"
+            )
+        first = sizes.setdefault(spec.category, (shape[0], spec))
+        if first[0] != shape[0]:
+            raise ArgumentError(
+                f"{spec.describe()} has {shape[0]} rows but {first[1].describe()} has "
+                f"{first[0]}: all {spec.category}-variables must have the same number of rows"
+            )
+    size_i = sizes["i"][0] if "i" in sizes else None
+    size_j = sizes["j"][0] if "j" in sizes else None
+    return found, size_i, size_j
