@@ -349,11 +349,11 @@ def evaluate_on_device(kernel: Kernel, arrays: Sequence[Any], adapter: ArrayAdap
         for launch in plan.launches:
             loaded = rt.module(key, program, launch.scheme, device)
             function = rt.function(loaded, launch.function)
-            values_, types_ = [], []
-            for kind, k in launch.operands:
-                values_.append(k if kind == "i32" else pointers[kind][k])
-                types_.append(ctypes.c_int32 if kind == "i32" else ctypes.c_void_p)
-            params = (tuple(values_), tuple(types_))
+            # cuda-bindings packs ((values...), (ctypes types...)) into the kernel's parameters.
+            params = (
+                tuple(k if kind == "i32" else pointers[kind][k] for kind, k in launch.operands),
+                tuple(ctypes.c_int32 if kind == "i32" else ctypes.c_void_p for kind, _ in launch.operands),
+            )
             rt.launch(function, launch.function, launch.grid, launch.block, stream, params, what)
     return outputs
 
