@@ -6,6 +6,7 @@ reducing over both indices, variables too wide for a full tile in shared memory.
 
 from __future__ import annotations
 
+import ctypes
 import re
 import shutil
 import subprocess
@@ -16,7 +17,7 @@ import pytest
 import kir
 from kir.backends.cuda import ptx
 from kir.backends.cuda.codegen import groups_of, tile_rows
-from kir.backends.cuda.emulate import host_ir, run_emulated
+from kir.backends.cuda.emulate import EmulatedModule, host_ir, run_emulated
 from kir.backends.cuda.program import DeviceOptions, DeviceProgram
 from kir.errors import KirError
 
@@ -198,3 +199,28 @@ def test_gaussian_d3_has_no_local_memory() -> None:
     if done.returncode != 0:  # older ptxas read no stdin: use a file
         pytest.skip(done.stderr[:200])
     assert re.search(r"0 bytes spill stores, 0 bytes spill loads", done.stderr), done.stderr
+
+
+STUCK_KERNEL = """
+target triple = "nvptx64-nvidia-cuda"
+define ptx_kernel void @"stuck"(i32 %".1") {
+entry:
+  %".2" = call i32 @"llvm.nvvm.read.ptx.sreg.tid.x"()
+  %".3" = icmp eq i32 %".2", 0
+  br i1 %".3", label %"leave", label %"wait"
+wait:
+  call void @"llvm.nvvm.barrier0"()
+  ret void
+leave:
+  ret void
+}
+declare i32 @"llvm.nvvm.read.ptx.sreg.tid.x"()
+declare void @"llvm.nvvm.barrier0"()
+"""
+
+
+def test_a_barrier_some_thread_skips_fails_instead_of_hanging() -> None:
+    module = EmulatedModule(STUCK_KERNEL)  # thread 0 leaves; the others wait for it forever
+    module.timeout.value = 1
+    with pytest.raises(KirError, match="barrier some thread never reached"):
+        module.launch("stuck", (1, 1), 32, [ctypes.c_int32(0)])

@@ -3,17 +3,19 @@ schedule without a GPU.
 
 The very IR that becomes PTX (codegen.py) is compiled for the host with three changes: shared
 memory (address space 3) becomes one host global, which every emulated thread of a block
-sees, as on the device; the special registers (threadIdx, blockIdx, blockDim) become calls
-that read the emulated thread's own values; the barrier becomes a `threading.Barrier` of the
-block's threads. Each block runs as `block` OS threads executing the compiled kernel
-concurrently, so the tile loads, barrier phases and index arithmetic are those of the GPU;
-blocks run one after the other. libdevice's functions are replaced by the host's (LLVM
-intrinsics), which differ from libdevice's by rounding only.
+sees, as on the device; the special registers (threadIdx.x, blockIdx.x/y, blockDim.x) become
+four leading parameters of each kernel, given per emulated thread; the barrier (bar.sync)
+becomes a sense-reversing spin barrier in native code (an atomic counter and generation). Each
+block runs as `block` OS threads executing the compiled kernel concurrently (ctypes releases
+the GIL: they really run at once), so the tile loads, barrier phases and index arithmetic are
+those of the GPU; blocks run one after the other. libdevice's functions are replaced by the
+host's (LLVM intrinsics), which differ from libdevice's by rounding only.
 """
 
 from __future__ import annotations
 
 import ctypes
+import queue
 import re
 import threading
 from collections.abc import Sequence
@@ -23,31 +25,55 @@ import numpy as np
 
 from kir.errors import KirError
 
-_CALLBACK_TID = ctypes.CFUNCTYPE(ctypes.c_int32)
-_CALLBACK_VOID = ctypes.CFUNCTYPE(None)
-
-_state = threading.local()
 _LOCK = threading.Lock()
 
-BARRIER_TIMEOUT_S = 60.0
-"""A barrier some thread never reaches is a bug in the schedule: fail instead of hanging."""
+BARRIER_TIMEOUT_S = 20
+"""Seconds a thread waits at a barrier before the block is declared stuck: a barrier some
+thread never reaches is a bug in the schedule, reported instead of hanging."""
 
+REGISTERS = {"tid.x": "emu.tid", "ctaid.x": "emu.ctaid.x", "ctaid.y": "emu.ctaid.y", "ntid.x": "emu.ntid"}
+"""PTX special registers and the host kernel parameters that carry them."""
 
-def _register(name: str):
-    return lambda: getattr(_state, name)
+_BARRIER = """
+@kir_emu_count = internal global i32 0
+@kir_emu_generation = internal global i32 0
+@kir_emu_stuck = global i32 0
+@kir_emu_timeout = global i64 0
+declare i32 @sched_yield()
+declare i64 @time(i64*)
 
-
-def _barrier() -> None:
-    # An exception cannot cross the C frames of the kernel: it is noted and raised after it.
-    try:
-        _state.barrier.wait(BARRIER_TIMEOUT_S)
-    except threading.BrokenBarrierError as error:
-        _state.failure = error
-
-
-REGISTERS = ("tid_x", "ctaid_x", "ctaid_y", "ntid_x")
-_CALLBACKS = {f"kir_emu_{r}": _CALLBACK_TID(_register(r)) for r in REGISTERS}
-_CALLBACKS["kir_emu_barrier"] = _CALLBACK_VOID(_barrier)
+define internal void @kir_emu_barrier(i32 %threads) {
+entry:
+  %generation = load atomic i32, i32* @kir_emu_generation acquire, align 4
+  %arrived = atomicrmw add i32* @kir_emu_count, i32 1 acq_rel
+  %last = add i32 %threads, -1
+  %is_last = icmp eq i32 %arrived, %last
+  br i1 %is_last, label %release, label %start
+release:
+  store atomic i32 0, i32* @kir_emu_count monotonic, align 4
+  %ignored = atomicrmw add i32* @kir_emu_generation, i32 1 release
+  ret void
+start:
+  %began = call i64 @time(i64* null)
+  %timeout = load i64, i64* @kir_emu_timeout
+  %deadline = add i64 %began, %timeout
+  br label %wait
+wait:
+  %now = load atomic i32, i32* @kir_emu_generation acquire, align 4
+  %moved = icmp ne i32 %now, %generation
+  br i1 %moved, label %done, label %spin
+spin:
+  %yielded = call i32 @sched_yield()
+  %clock = call i64 @time(i64* null)
+  %over = icmp sgt i64 %clock, %deadline
+  br i1 %over, label %stuck, label %wait
+stuck:
+  store atomic i32 1, i32* @kir_emu_stuck monotonic, align 4
+  ret void
+done:
+  ret void
+}
+"""
 
 
 _DECLARE = re.compile(r'declare (float|double) @"?(__nv_\w+?)"?\(([^)]*)\)\n')
@@ -58,9 +84,17 @@ def host_ir(device_ir: str) -> str:
     text = device_ir.replace("addrspace(3)", "").replace("ptx_kernel ", "")
     text = text.replace('target triple = "nvptx64-nvidia-cuda"', "")
     text = re.sub(r'target datalayout = "[^"]*"', "", text)
-    for register in REGISTERS:
-        text = text.replace(f"llvm.nvvm.read.ptx.sreg.{register.replace('_', '.')}", f"kir_emu_{register}")
-    text = text.replace("llvm.nvvm.barrier0", "kir_emu_barrier")
+    registers = ", ".join(f'i32 %"{name}"' for name in REGISTERS.values())
+    text = re.sub(
+        r'^(define void @"?[\w.]+"?\()(\)?)', lambda m: m[1] + registers + (m[2] or ", "), text, flags=re.M
+    )
+    for register, name in REGISTERS.items():
+        text = text.replace(f'call i32 @"llvm.nvvm.read.ptx.sreg.{register}"()', f'add i32 %"{name}", 0')
+        text = text.replace(f'declare i32 @"llvm.nvvm.read.ptx.sreg.{register}"()\n', "")
+    text = text.replace('call void @"llvm.nvvm.barrier0"()', 'call void @kir_emu_barrier(i32 %"emu.ntid")')
+    text = text.replace('declare void @"llvm.nvvm.barrier0"()\n', "")
+    if "llvm.nvvm" in text:
+        raise KirError("the device IR uses an NVVM intrinsic the emulator does not know")
     # libdevice's math -> the host's: __nv_expf(float) -> llvm.exp.f32, __nv_exp -> llvm.exp.f64.
     shims = []
     for kind, symbol, params in _DECLARE.findall(text):
@@ -77,7 +111,7 @@ def host_ir(device_ir: str) -> str:
             f"declare {kind} @{intrinsic}({', '.join([kind] * arity)})\n"
         )
     text = _DECLARE.sub("", text)
-    return text + "\n" + "\n".join(shims)
+    return text + "\n" + "\n".join(shims) + _BARRIER
 
 
 class EmulatedModule:
@@ -87,8 +121,6 @@ class EmulatedModule:
         with _LOCK:
             llvm.initialize_native_target()
             llvm.initialize_native_asmprinter()
-            for symbol, callback in _CALLBACKS.items():
-                llvm.add_symbol(symbol, ctypes.cast(callback, ctypes.c_void_p).value)
             module = llvm.parse_assembly(host_ir(device_ir))
             module.verify()
             # Unoptimized machine code: the emulation runs small problems, and O3 on big
@@ -97,6 +129,9 @@ class EmulatedModule:
             self._engine = llvm.create_mcjit_compiler(module, machine)
             self._engine.finalize_object()
         self._module = module
+        self._stuck = ctypes.c_int32.from_address(self._engine.get_global_value_address("kir_emu_stuck"))
+        self.timeout = ctypes.c_int64.from_address(self._engine.get_global_value_address("kir_emu_timeout"))
+        self.timeout.value = BARRIER_TIMEOUT_S
 
     def launch(self, name: str, grid: tuple[int, int], block: int, arguments: Sequence[object]) -> None:
         """Run kernel `name` on a grid of (x, y) blocks of `block` threads; `arguments` are
@@ -104,36 +139,51 @@ class EmulatedModule:
         address = self._engine.get_function_address(name)
         if not address:
             raise KirError(f"the emulated module has no kernel {name!r}")
-        function = ctypes.CFUNCTYPE(None, *(type(a) for a in arguments))(address)
-        for y in range(grid[1]):
-            for x in range(grid[0]):
-                _run_block(function, arguments, (x, y), block)
+        registers = [ctypes.c_int32] * len(REGISTERS)
+        function = ctypes.CFUNCTYPE(None, *registers, *(type(a) for a in arguments))(address)
+        with _LOCK:  # one block at a time in the whole process: the barrier's state is global
+            for y in range(grid[1]):
+                for x in range(grid[0]):
+                    _run_block(function, arguments, (x, y), block)
+                    if self._stuck.value:
+                        raise KirError(
+                            f"emulated block {(x, y)} of {name}: a barrier some thread never reached"
+                        )
+
+
+class _Worker:
+    """A persistent OS thread that runs emulated GPU threads (starting threads per block costs
+    more than the block)."""
+
+    def __init__(self) -> None:
+        self.work: queue.SimpleQueue = queue.SimpleQueue()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            function, arguments, finished = self.work.get()
+            try:
+                function(*arguments)
+                finished.put(None)
+            except BaseException as error:  # noqa: BLE001 - reported by the launching thread
+                finished.put(error)
+
+
+_WORKERS: list[_Worker] = []
 
 
 def _run_block(
     function: ctypes._CFuncPtr, arguments: Sequence[object], index: tuple[int, int], block: int
 ) -> None:
     """One block: `block` OS threads running the kernel, sharing its barrier (and the tile)."""
-    barrier = threading.Barrier(block)
-    errors: list[BaseException] = []
-
-    def run(thread: int) -> None:
-        _state.tid_x, _state.ntid_x, _state.barrier = thread, block, barrier
-        _state.ctaid_x, _state.ctaid_y = index
-        _state.failure = None
-        try:
-            function(*arguments)
-        except BaseException as error:  # noqa: BLE001 - reported below
-            _state.failure = error
-        if _state.failure is not None:
-            errors.append(_state.failure)
-            barrier.abort()
-
-    threads = [threading.Thread(target=run, args=(t,)) for t in range(block)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    while len(_WORKERS) < block:
+        _WORKERS.append(_Worker())
+    finished: queue.SimpleQueue = queue.SimpleQueue()
+    x, y = (ctypes.c_int32(v) for v in index)
+    size = ctypes.c_int32(block)
+    for thread in range(block):
+        _WORKERS[thread].work.put((function, (ctypes.c_int32(thread), x, y, size, *arguments), finished))
+    errors = [e for e in (finished.get() for _ in range(block)) if e is not None]
     if errors:
         raise KirError(f"emulated block {index} failed: {errors[0]!r}")
 

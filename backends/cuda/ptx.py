@@ -85,6 +85,24 @@ def _libdevice_bitcode() -> bytes:
     return find_libdevice().read_bytes()
 
 
+_LIBDEVICE_SUBSETS: dict[frozenset[str], bytes] = {}
+"""libdevice trimmed to the functions a module calls (and theirs), as bitcode, per set of
+names: parsing all of libdevice takes ~80 ms, its subset for a formula a millisecond."""
+
+
+def _libdevice_for(names: frozenset[str], builder: llvm.PassBuilder) -> llvm.ModuleRef:
+    if names not in _LIBDEVICE_SUBSETS:
+        library = llvm.parse_bitcode(_libdevice_bitcode())
+        for function in library.functions:
+            if not function.is_declaration and function.name not in names:
+                function.linkage = "internal"
+        cleanup = llvm.create_new_module_pass_manager()
+        cleanup.add_global_dead_code_eliminate_pass()
+        cleanup.run(library, builder)
+        _LIBDEVICE_SUBSETS[names] = library.as_bitcode()
+    return llvm.parse_bitcode(_LIBDEVICE_SUBSETS[names])
+
+
 def target_machine(capability: int) -> llvm.TargetMachine:
     """The NVPTX target machine for sm_<capability>, PTX version from `ptx_version`."""
     _initialized()
@@ -115,21 +133,26 @@ def compile_ptx(llvm_ir: str, capability: int = 80) -> str:
         kernels = kernel_names(module)
         if not kernels:
             raise KirError("the module defines no PTX kernel (ptx_kernel or nvvm.annotations 'kernel')")
-        if any(f.is_declaration and f.name.startswith("__nv_") for f in module.functions):
-            libdevice = llvm.parse_bitcode(_libdevice_bitcode())
+        machine = target_machine(capability)
+        options = llvm.create_pipeline_tuning_options(speed_level=3)
+        builder = llvm.create_pass_builder(machine, options)
+        called = frozenset(
+            f.name for f in module.functions if f.is_declaration and f.name.startswith("__nv_")
+        )
+        if called:
+            libdevice = _libdevice_for(called, builder)
             libdevice.triple, libdevice.data_layout = TRIPLE, DATA_LAYOUT
             module.link_in(libdevice)
         for function in module.functions:
             if not function.is_declaration and function.name not in kernels:
                 function.linkage = "internal"
-        machine = target_machine(capability)
-        options = llvm.create_pipeline_tuning_options(speed_level=3)
-        builder = llvm.create_pass_builder(machine, options)
-        # O3 first (NVPTX's own passes, NVVMReflect among them, fold libdevice's
-        # __nvvm_reflect queries), then drop every function and constant left unused.
-        builder.getModulePassManager().run(module, builder)
         cleanup = llvm.create_new_module_pass_manager()
         cleanup.add_global_dead_code_eliminate_pass()
+        # Unused libdevice functions dropped before O3 (optimizing all of libdevice would
+        # cost most of the compile); O3 (NVPTX's own passes, NVVMReflect among them, fold
+        # libdevice's __nvvm_reflect queries); then what O3 left unused.
+        cleanup.run(module, builder)
+        builder.getModulePassManager().run(module, builder)
         cleanup.run(module, builder)
         module.verify()
         return machine.emit_assembly(module)
