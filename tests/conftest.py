@@ -83,8 +83,47 @@ def check_against_reference(
         for scheme in ("1d", "2d"):  # the 2D scheme with 2 splits of 32 reduced rows
             emulated = tuple(run_emulated(kernel, small, dtype=dtype, block=32, scheme=scheme, splits=2))
             _compare(emulated, small_references, dtype, tolerance, normwise)
+    if _cuda_device() is not None:
+        # A GPU is lent: the same kernel on the device, on the same data.
+        import torch
+
+        on_device = kernel(*(torch.from_numpy(np.ascontiguousarray(a)).cuda() for a in arrays))
+        on_device = on_device if isinstance(on_device, tuple) else (on_device,)
+        _compare(tuple(o.cpu().numpy() for o in on_device), references, dtype, tolerance, normwise)
     _compare(results, references, dtype, tolerance, normwise)
     return results[0] if len(results) == 1 else results
+
+
+_CUDA_STATE: list = []
+
+
+def _cuda_device() -> str | None:
+    """The name of the CUDA device the differential tests also run on; None without one (no
+    torch CUDA, no driver, or KIR_GPU_CHECK=0)."""
+    if not _CUDA_STATE:
+        name = None
+        try:
+            import torch
+
+            if GPU_CHECK and torch.cuda.is_available():
+                from kir.backends.cuda.runtime import runtime
+
+                runtime().device(0)
+                name = torch.cuda.get_device_name(0)
+        except Exception:  # noqa: BLE001 - no usable device: the host checks only
+            name = None
+        _CUDA_STATE.append(name)
+    return _CUDA_STATE[0]
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    device = _cuda_device()
+    ptxas = shutil.which("ptxas")
+    check = "on" if GPU_CHECK else "off (KIR_GPU_CHECK=0)"
+    return [
+        f"kir GPU check: {check}; ptxas: {ptxas or 'absent (PTX not assembled)'}; "
+        f"device: {device or 'none (the differential tests run on the CPU and the emulator only)'}"
+    ]
 
 
 def _compare(results, references, dtype: str, tolerance: float | None, normwise: bool) -> None:

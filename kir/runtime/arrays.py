@@ -1,4 +1,4 @@
-"""Checking and converting the arrays a kernel is called with (NumPy, or torch on the CPU).
+"""Checking and converting the arrays a kernel is called with (NumPy, torch; device arrays' shapes).
 
 Every check names the argument, what was expected and what came. Inputs are never modified:
 a non-contiguous or non-native-byte-order array is copied, never rewritten.
@@ -61,63 +61,33 @@ def check_arguments(
     """Validated arrays, their dtype name, and the sizes (M, N). Arrays are C-contiguous except
     those of category `packed` (the reduced index), which the launch copies into lane groups
     anyway: a strided or transposed view of them is read as it is, with no copy before."""
-    if len(values) != len(specs):
-        expected = ", ".join(s.name for s in specs)
-        raise ArgumentError(f"the kernel takes {len(specs)} arguments ({expected}), got {len(values)}")
+    _check_count(len(values), specs)
     arrays = [to_numpy(v, s) for v, s in zip(values, specs, strict=True)]
-
     # dtype.name is slow (a string built per call); the scalar types say the same.
-    kinds = {a.dtype.type for a in arrays}
-    for array, spec in zip(arrays, specs, strict=True):
-        if array.dtype.type not in _NAMES:
-            raise ArgumentError(f"{spec.describe()} has dtype {array.dtype}; kir takes float32 or float64")
-    if len(kinds) > 1:
-        spelled = ", ".join(f"{s.name}: {a.dtype}" for a, s in zip(arrays, specs, strict=True))
-        raise ArgumentError(f"arguments must share one dtype, got {spelled}")
-    found = _NAMES[kinds.pop()] if kinds else (dtype or "float32")
-    if dtype is not None and found != dtype:
-        raise ArgumentError(f"the kernel was compiled for {dtype}, the arguments are {found}")
-
-    sizes: dict[str, tuple[int, ArgumentSpec]] = {}
+    names = [_NAMES.get(a.dtype.type) or str(a.dtype) for a in arrays]
+    found, size_i, size_j = check_layout([a.shape for a in arrays], names, specs, dtype)
     checked = []
     for array, spec in zip(arrays, specs, strict=True):
-        if spec.category == "p":
-            if array.ndim == 2 and array.shape[0] == 1:
-                array = array.reshape(-1)
-            if array.shape != (spec.dim,):
-                raise ArgumentError(
-                    f"{spec.describe()}: expected shape ({spec.dim},), got {tuple(array.shape)}"
-                )
-        else:
-            if array.ndim != 2 or array.shape[1] != spec.dim:
-                rows = "M" if spec.category == "i" else "N"
-                raise ArgumentError(
-                    f"{spec.describe()}: expected a 2D array of shape ({rows}, {spec.dim}), "
-                    f"got shape {tuple(array.shape)}"
-                )
-            first = sizes.setdefault(spec.category, (array.shape[0], spec))
-            if first[0] != array.shape[0]:
-                index = spec.category
-                raise ArgumentError(
-                    f"{spec.describe()} has {array.shape[0]} rows but {first[1].describe()} has "
-                    f"{first[0]}: all {index}-variables must have the same number of rows"
-                )
+        if spec.category == "p" and array.ndim == 2:
+            array = array.reshape(-1)
         if spec.category != packed:
             array = np.ascontiguousarray(array)
         checked.append(array.astype(array.dtype.newbyteorder("="), copy=False))
-    size_i = sizes["i"][0] if "i" in sizes else None
-    size_j = sizes["j"][0] if "j" in sizes else None
     return checked, found, size_i, size_j
+
+
+def _check_count(count: int, specs: Sequence[ArgumentSpec]) -> None:
+    if count != len(specs):
+        expected = ", ".join(s.name for s in specs)
+        raise ArgumentError(f"the kernel takes {len(specs)} arguments ({expected}), got {count}")
 
 
 def check_layout(
     shapes: Sequence[tuple[int, ...]], dtypes: Sequence[str], specs: Sequence[ArgumentSpec], dtype: str | None
 ) -> tuple[str, int | None, int | None]:
-    """`check_arguments`' checks on shapes and dtype names only, for arrays kir does not read
-    on the host (device arrays): their dtype name and the sizes (M, N)."""
-    if len(shapes) != len(specs):
-        expected = ", ".join(s.name for s in specs)
-        raise ArgumentError(f"the kernel takes {len(specs)} arguments ({expected}), got {len(shapes)}")
+    """The checks on arguments' shapes and dtype names (every array kind, device arrays
+    included): their dtype name and the sizes (M, N)."""
+    _check_count(len(shapes), specs)
     for name, spec in zip(dtypes, specs, strict=True):
         if name not in DTYPES:
             raise ArgumentError(f"{spec.describe()} has dtype {name}; kir takes float32 or float64")
@@ -129,6 +99,7 @@ def check_layout(
         raise ArgumentError(f"the kernel was compiled for {dtype}, the arguments are {found}")
     sizes: dict[str, tuple[int, ArgumentSpec]] = {}
     for shape, spec in zip(shapes, specs, strict=True):
+        shape = tuple(shape)
         if spec.category == "p":
             if shape not in ((spec.dim,), (1, spec.dim)):
                 raise ArgumentError(f"{spec.describe()}: expected shape ({spec.dim},), got {shape}")
