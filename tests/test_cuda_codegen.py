@@ -16,10 +16,12 @@ import pytest
 
 import kir
 from kir.backends.cuda import ptx
+from kir.backends.cuda.chunks import chunk_plan
 from kir.backends.cuda.codegen import groups_of, tile_rows
 from kir.backends.cuda.emulate import EmulatedModule, host_ir, run_emulated
 from kir.backends.cuda.program import DeviceOptions, DeviceProgram
 from kir.errors import KirError
+from kir.reference import evaluate
 
 CASES = {
     "gauss_sum": ("Exp(-SqDist(x,y))*b", ["x=Vi(3)", "y=Vj(3)", "b=Vj(2)"], "Sum", None),
@@ -125,13 +127,72 @@ def test_fused_kernels_reduce_over_both_indices() -> None:
 
 
 def test_wide_variables_use_smaller_tiles_or_global_memory() -> None:
-    small = kir.compile("SqDist(x,y)", ["x=Vi(3000)", "y=Vj(3000)"], reduction="Min")
+    # Max over entries is not a sum: no chunks, the tile holds whole rows.
+    small = kir.compile("Max(x-y)", ["x=Vi(3000)", "y=Vj(3000)"], reduction="Min")
+    assert chunk_plan(small, groups_of(small)[0]) is None
     assert tile_rows(small, groups_of(small)[0], "float32", 192) == 4  # 4 rows of 12 KB
-    huge = kir.compile("SqDist(x,y)", ["x=Vi(7000)", "y=Vj(7000)"], reduction="Min")
+    huge = kir.compile("Max(x-y)", ["x=Vi(7000)", "y=Vj(7000)"], reduction="Min")
     assert tile_rows(huge, groups_of(huge)[0], "float64", 192) == 0  # 56 KB: not one row
     for kernel, dtype in ((small, "float32"), (huge, "float64")):
         arrays = arrays_for(kernel, 33, 9, dtype)
-        assert_same(run_emulated(kernel, arrays, block=32), kernel(*arrays), dtype)
+        # The reference evaluator: the CPU back-end unrolls Max over 7000 entries (slow to build).
+        want = tuple(r.astype(dtype) for r in evaluate(kernel.module(dtype), arrays))
+        assert_same(run_emulated(kernel, arrays, block=32), want, dtype)
+
+
+CHUNKED = {
+    "gauss": ("Exp(-SqDist(x,y))*b", ["x=Vi(200)", "y=Vj(200)", "b=Vj(2)"], "Sum"),
+    "mixed": (
+        "Exp(-SqDist(x,y)*p) + (x|y) / (1 + SqNorm2(y - p)) + Sum(x*Abs(y))",
+        ["x=Vi(150)", "y=Vj(150)", "p=Pm(1)"],
+        "Sum",
+    ),
+    "knn": ("SqDist(x,y)", ["x=Vi(100)", "y=Vj(100)"], "ArgKMin"),
+    "lse": ("-SqDist(x,y)+c", ["x=Vi(70)", "y=Vj(70)", "c=Vj(1)"], "LogSumExp"),
+}
+
+
+@pytest.mark.parametrize("axis", [1, 0])
+@pytest.mark.parametrize("name", sorted(CHUNKED))
+def test_chunked_scheme_matches_the_cpu(name, axis) -> None:
+    formula, aliases, reduction = CHUNKED[name]
+    kernel = kir.compile(
+        formula, aliases, reduction=reduction, axis=axis, opt_arg=3 if name == "knn" else None
+    )
+    plan = chunk_plan(kernel, groups_of(kernel)[0])
+    assert plan is not None and plan.width == int(aliases[0][5:-1])
+    if name == "mixed":
+        assert sorted(r.op.name for r in plan.roots) == [
+            "kir.scalprod",
+            "kir.sqdist",
+            "kir.sqnorm2",
+            "kir.sum",
+        ]
+    for dtype in ("float32", "float64"):
+        arrays = arrays_for(kernel, 37, 45, dtype)
+        want = kernel(*arrays)
+        for scheme in ("1d", "2d"):
+            got = run_emulated(kernel, arrays, block=32, scheme=scheme, splits=2)
+            assert_same(got, want, dtype)
+
+
+def test_wide_variables_used_outside_sums_are_not_chunked() -> None:
+    kernel = kir.compile("SqDist(x,y) * Max(x)", ["x=Vi(100)", "y=Vj(100)"])
+    assert chunk_plan(kernel, groups_of(kernel)[0]) is None
+    narrow = kir.compile("SqDist(x,y)", ["x=Vi(10)", "y=Vj(10)"])
+    assert chunk_plan(narrow, groups_of(narrow)[0]) is None
+
+
+def test_chunked_d1000_gaussian_does_not_spill() -> None:
+    ptxas = _ptxas_or_skip()
+    kernel = kir.compile("Exp(-SqDist(x,y))*b", ["x=Vi(1000)", "y=Vj(1000)", "b=Vj(1)"])
+    text = ptx.compile_ptx(DeviceProgram(kernel).llvm_ir(), 80)
+    assert "kir_1d_0_chunk" in text  # the chunk's shared buffer
+    done = subprocess.run(
+        [ptxas, "-arch=sm_80", "-v", "-", "-o", "/dev/null"], input=text, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert re.search(r"0 bytes spill stores, 0 bytes spill loads", done.stderr), done.stderr
 
 
 def test_emulation_runs_the_device_ir() -> None:

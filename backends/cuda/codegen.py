@@ -35,6 +35,7 @@ from llvmlite import ir
 
 from kir.autodiff import expand
 from kir.backends.cpu.emitter import LLVMEmitter
+from kir.backends.cuda.chunks import ChunkPlan, chunk_plan, chunk_terms
 from kir.dialect.formula import ConstantOp, VarOp
 from kir.emitter import MATH_FUNCTIONS
 from kir.reductions import REDUCTION_RULES, ReductionSpec
@@ -121,15 +122,19 @@ def element_bytes(dtype: str) -> int:
     return 4 if dtype == "float32" else 8
 
 
-def tile_width(kernel: Kernel, group: Group) -> int:
-    """Entries of the reduced index's variables per row: one row of the shared tile."""
-    return sum(s.dim for s in kernel.args if s.category == group.reduced_category)
+def tile_width(kernel: Kernel, group: Group, chunks: ChunkPlan | None = None) -> int:
+    """Entries per row of the shared tiles: the reduced index's variables (of the chunked ones,
+    one chunk)."""
+    wide = chunks.wide if chunks else frozenset()
+    entries = [s.dim for s in kernel.args if s.category == group.reduced_category and s.position not in wide]
+    chunked = sum(1 for s in kernel.args if s.category == group.reduced_category and s.position in wide)
+    return sum(entries) + chunked * (chunks.chunk if chunks else 0)
 
 
 def tile_rows(kernel: Kernel, group: Group, dtype: str, block: int) -> int:
     """Rows of the reduced variables staged per tile: the block size, or as many as fit in
     shared memory; 0 when not even one row fits (they are read from global memory)."""
-    row_bytes = tile_width(kernel, group) * element_bytes(dtype)
+    row_bytes = tile_width(kernel, group, chunk_plan(kernel, group)) * element_bytes(dtype)
     return min(block, SHARED_BYTES // max(row_bytes, 1))
 
 
@@ -219,6 +224,44 @@ def _pointer_types(kernel: Kernel, group: Group, float_type: ir.Type, state: boo
     return [ir.PointerType(I64 if types[p].dtype_name == "i64" else float_type) for p in group.members]
 
 
+def _shared(module: ir.Module, name: str, element: ir.Type, entries: int) -> ir.GlobalVariable:
+    array = ir.ArrayType(element, max(1, entries))
+    buffer = ir.GlobalVariable(module, array, name, addrspace=SHARED)
+    buffer.linkage = "internal"
+    buffer.initializer = ir.Constant(array, ir.Undefined)
+    return buffer
+
+
+def _stage(
+    f: _Function, buffer, stride: int, copies, start: ir.Value, count: ir.Value, thread, threads
+) -> None:
+    """Copy `count` rows from `start` into the shared `buffer` (`stride` entries a row), the
+    block's threads taking consecutive entries (coalesced reads). `copies`: (pointer, row
+    length in memory, first column read (i32 value), entries per row, column in the buffer)."""
+    b = f.builder
+    for pointer, length, column, entries, offset in copies:
+        per_row = ir.Constant(I32, entries)
+
+        def copy(entry, pointer=pointer, length=length, column=column, offset=offset, per_row=per_row):
+            local_row, d = b.sdiv(entry, per_row), b.srem(entry, per_row)
+            source_row = b.mul(b.sext(b.add(start, local_row), I64), ir.Constant(I64, length))
+            source = b.add(source_row, b.sext(b.add(column, d), I64))
+            target_row = b.mul(b.sext(local_row, I64), ir.Constant(I64, stride))
+            target = b.add(target_row, b.sext(b.add(d, ir.Constant(I32, offset)), I64))
+            b.store(b.load(b.gep(pointer, [source])), b.gep(buffer, [ir.Constant(I64, 0), target]))
+
+        f.loop("copy", thread, b.mul(count, per_row), threads, copy)
+
+
+def _row_of(f: _Function, buffer, stride: int, local: ir.Value, offset: int, entries: int) -> list[ir.Value]:
+    b = f.builder
+    base = b.mul(b.sext(local, I64), ir.Constant(I64, stride))
+    return [
+        b.load(b.gep(buffer, [ir.Constant(I64, 0), b.add(base, ir.Constant(I64, offset + d))]))
+        for d in range(entries)
+    ]
+
+
 def reduce_function(
     module: ir.Module,
     kernel: Kernel,
@@ -242,21 +285,26 @@ def reduce_function(
     outs = f.function.args[len(pointers) : len(pointers) + len(results)]
     rows, reduced = f.function.args[len(pointers) + len(results) :][:2]
 
+    chunks = chunk_plan(kernel, group)
+    wide = chunks.wide if chunks else frozenset()
     reduced_specs = [
         (s, p) for s, p in zip(kernel.args, args, strict=True) if s.category == group.reduced_category
     ]
-    offsets, width = [], 0
-    for spec, _ in reduced_specs:
-        offsets.append(width)
+    narrow = [(s, p) for s, p in reduced_specs if s.position not in wide]
+    wide_reduced = [(s, p) for s, p in reduced_specs if s.position in wide]
+    offsets, width = {}, 0
+    for spec, _ in narrow:
+        offsets[spec.position] = width
         width += spec.dim
+    chunk_stride = chunks.chunk * len(wide_reduced) if chunks else 0
     rows_per_tile = tile_rows(kernel, group, dtype, block)
     staged = rows_per_tile > 0
     step = rows_per_tile if staged else block
     if staged:
-        tile_type = ir.ArrayType(float_type, max(1, rows_per_tile * width))
-        tile = ir.GlobalVariable(module, tile_type, f"{name}_tile", addrspace=SHARED)
-        tile.linkage = "internal"
-        tile.initializer = ir.Constant(tile_type, ir.Undefined)
+        tile = _shared(module, f"{name}_tile", float_type, rows_per_tile * width)
+        chunk_tile = (
+            _shared(module, f"{name}_chunk", float_type, rows_per_tile * chunk_stride) if chunks else None
+        )
 
     thread = sreg(b, "tid.x")
     threads = sreg(b, "ntid.x")
@@ -272,8 +320,12 @@ def reduce_function(
         split, begin, end = None, ir.Constant(I32, 0), reduced
 
     fixed: dict[int, list[ir.Value]] = {}
+    wide_rows = []
     for spec, pointer in zip(kernel.args, args, strict=True):
-        if spec.category == group.row_category:
+        if spec.position in wide:
+            if spec.category == group.row_category:
+                wide_rows.append((spec, pointer))
+        elif spec.category == group.row_category:
             fixed[spec.position] = f.entries(pointer, safe_row, spec.dim)
         elif spec.category == "p":
             fixed[spec.position] = f.entries(pointer, ir.Constant(I32, 0), spec.dim)
@@ -285,44 +337,105 @@ def reduce_function(
         rule = REDUCTION_RULES[r.kind]
         roots = [expand(root) for root in r.roots]
         plans.append((spec, rule, f.slots(rule.init(em, spec)), roots))
+    if chunks:  # the chunked sums of each pair of a tile (local memory, indexed at run time)
+        sums_type = ir.ArrayType(float_type, step * len(chunks.roots))
+        sums = b.alloca(sums_type, name="chunk_sums")
+
+    def narrow_values(start: ir.Value, local: ir.Value) -> dict[int, list[ir.Value]]:
+        values = dict(fixed)
+        for spec, pointer in narrow:
+            if staged:
+                values[spec.position] = _row_of(f, tile, width, local, offsets[spec.position], spec.dim)
+            else:
+                values[spec.position] = f.entries(pointer, b.add(start, local), spec.dim)
+        return values
+
+    def sum_slot(local: ir.Value, k: int) -> ir.Value:
+        index = b.add(b.mul(b.sext(local, I64), ir.Constant(I64, len(chunks.roots))), ir.Constant(I64, k))
+        return b.gep(sums, [ir.Constant(I64, 0), index])
+
+    def chunk_pass(start: ir.Value, pairs: ir.Value, count: ir.Value, column: ir.Value, entries: int) -> None:
+        """One chunk of `entries` entries from `column` on: staged, then added to the sums."""
+        if staged:
+            copies = [
+                (pointer, spec.dim, column, entries, k * chunks.chunk)
+                for k, (spec, pointer) in enumerate(wide_reduced)
+            ]
+            _stage(f, chunk_tile, chunk_stride, copies, start, count, thread, threads)
+        mine = {}
+        for spec, pointer in wide_rows:
+            base = b.add(b.mul(b.sext(safe_row, I64), ir.Constant(I64, spec.dim)), b.sext(column, I64))
+            mine[spec.position] = [
+                b.load(b.gep(pointer, [b.add(base, ir.Constant(I64, d))])) for d in range(entries)
+            ]
+        if staged:
+            barrier(b)
+
+        def pair(local: ir.Value) -> None:
+            slices = dict(mine)
+            for k, (spec, pointer) in enumerate(wide_reduced):
+                if staged:
+                    slices[spec.position] = _row_of(
+                        f, chunk_tile, chunk_stride, local, k * chunks.chunk, entries
+                    )
+                else:
+                    base = b.add(
+                        b.mul(b.sext(b.add(start, local), I64), ir.Constant(I64, spec.dim)),
+                        b.sext(column, I64),
+                    )
+                    slices[spec.position] = [
+                        b.load(b.gep(pointer, [b.add(base, ir.Constant(I64, d))])) for d in range(entries)
+                    ]
+            values = narrow_values(start, local)
+            cache: dict[int, list[ir.Value]] = {}
+            totals = [b.load(sum_slot(local, k)) for k in range(len(chunks.roots))]
+            updated = chunk_terms(
+                chunks, em, totals, slices, lambda node: formula_entries(node, values, em, cache)
+            )
+            for k, total in enumerate(updated):
+                b.store(total, sum_slot(local, k))
+
+        f.loop("chunk_pair", ir.Constant(I32, 0), pairs, ir.Constant(I32, 1), pair)
+        if staged:
+            barrier(b)
 
     def tile_loop(start: ir.Value) -> None:
         count = f.min(b.sub(end, start), ir.Constant(I32, step))
         if staged:
-            for (spec, pointer), offset in zip(reduced_specs, offsets, strict=True):
-                # Coalesced: consecutive threads copy consecutive entries of the tile's rows.
-                dim = ir.Constant(I32, spec.dim)
-
-                def copy(entry, spec=spec, pointer=pointer, offset=offset, dim=dim):
-                    local_row, d = b.sdiv(entry, dim), b.srem(entry, dim)
-                    source = b.add(
-                        b.mul(b.sext(b.add(start, local_row), I64), ir.Constant(I64, spec.dim)),
-                        b.sext(d, I64),
-                    )
-                    slot = b.add(
-                        b.mul(b.sext(local_row, I64), ir.Constant(I64, width)),
-                        b.sext(b.add(d, ir.Constant(I32, offset)), I64),
-                    )
-                    b.store(b.load(b.gep(pointer, [source])), b.gep(tile, [ir.Constant(I64, 0), slot]))
-
-                f.loop("copy", thread, b.mul(count, dim), threads, copy)
+            copies = [
+                (pointer, spec.dim, ir.Constant(I32, 0), spec.dim, offsets[spec.position])
+                for spec, pointer in narrow
+            ]
+            _stage(f, tile, width, copies, start, count, thread, threads)
             barrier(b)
         pairs = b.select(active, count, ir.Constant(I32, 0))  # idle threads only help load
+        if chunks:
+
+            def clear(local: ir.Value) -> None:
+                for k in range(len(chunks.roots)):
+                    b.store(em.constant(0.0), sum_slot(local, k))
+
+            f.loop("clear", ir.Constant(I32, 0), pairs, ir.Constant(I32, 1), clear)
+            size = ir.Constant(I32, chunks.chunk)
+            f.loop(
+                "chunk",
+                ir.Constant(I32, 0),
+                ir.Constant(I32, chunks.full_chunks),
+                ir.Constant(I32, 1),
+                lambda c: chunk_pass(start, pairs, count, b.mul(c, size), chunks.chunk),
+            )
+            if chunks.tail:
+                chunk_pass(
+                    start, pairs, count, ir.Constant(I32, chunks.full_chunks * chunks.chunk), chunks.tail
+                )
 
         def pair(local: ir.Value) -> None:
-            values = dict(fixed)
-            if staged:
-                base = b.mul(b.sext(local, I64), ir.Constant(I64, width))
-                for (spec, _), offset in zip(reduced_specs, offsets, strict=True):
-                    values[spec.position] = [
-                        b.load(b.gep(tile, [ir.Constant(I64, 0), b.add(base, ir.Constant(I64, offset + d))]))
-                        for d in range(spec.dim)
-                    ]
-            else:
-                for spec, pointer in reduced_specs:
-                    values[spec.position] = f.entries(pointer, b.add(start, local), spec.dim)
+            values = narrow_values(start, local)
             index = b.sext(b.add(start, local), I64)
             computed: dict[int, list[ir.Value]] = {}  # shared by the group's formulas (CSE)
+            if chunks:
+                for k, root in enumerate(chunks.roots):
+                    computed[id(root)] = [b.load(sum_slot(local, k))]
             for spec, rule, slots, roots in plans:
                 formulas = [formula_entries(root, values, em, computed) for root in roots]
                 weights = formulas[1] if len(formulas) > 1 else None
@@ -337,8 +450,8 @@ def reduce_function(
     b.cbranch(active, store_row, done)
     b.position_at_end(store_row)
     if partial:
-        components = [(c, values) for _, rule, slots, _ in plans for c, values in enumerate(f.load(slots))]
-        for out, (_, values) in zip(outs, components, strict=True):
+        components = [values for _, _, slots, _ in plans for values in f.load(slots)]
+        for out, values in zip(outs, components, strict=True):
             _store_row(b, out, b.add(b.mul(split, rows), row), values)
     else:
         output_types = kernel.output_types()
@@ -407,15 +520,16 @@ def formula_entries(
     root, variables: dict[int, list[ir.Value]], em: DeviceEmitter, values: dict[int, list[ir.Value]]
 ) -> list[ir.Value]:
     """The entries of the formula `root` at one pair, its variables' entries given; `values`
-    caches the nodes already lowered (shared subformulas of a group are lowered once)."""
-    for node in root.walk():
-        if id(node) in values:
-            continue
-        if node.op is VarOp:
-            values[id(node)] = variables[node.attributes["index"]]
-        elif node.op is ConstantOp:
-            values[id(node)] = [em.constant(v) for v in node.attributes["values"]]
-        else:
-            rule = OP_RULES[node.op]
-            values[id(node)] = rule.lower(em, *(values[id(a)] for a in node.args), **node.attributes)
-    return values[id(root)]
+    holds the nodes already lowered (shared subformulas of a group are lowered once; the
+    chunked sums are given), whose operands are not visited."""
+    if id(root) in values:
+        return values[id(root)]
+    if root.op is VarOp:
+        found = variables[root.attributes["index"]]
+    elif root.op is ConstantOp:
+        found = [em.constant(v) for v in root.attributes["values"]]
+    else:
+        operands = [formula_entries(a, variables, em, values) for a in root.args]
+        found = OP_RULES[root.op].lower(em, *operands, **root.attributes)
+    values[id(root)] = found
+    return found
