@@ -202,11 +202,24 @@ def test_emulation_runs_the_device_ir() -> None:
     assert "addrspace(3)" not in host and "kir_emu_barrier" in host and "__nv_expf" in host
 
 
+@pytest.mark.parametrize("scheme", ["1d", "2d"])
+def test_tiles_smaller_than_the_block(scheme) -> None:
+    # 12 rows per tile, blocks of 32 threads: threads copy several entries, most tiles partial.
+    kernel = compiled("argkmin")
+    arrays = arrays_for(kernel, 37, 53, "float32")
+    got = run_emulated(kernel, arrays, block=32, tile=12, scheme=scheme, splits=2)
+    assert_same(got, kernel(*arrays), "float32")
+
+
 def test_bad_options_are_refused() -> None:
     with pytest.raises(KirError, match="multiple of 32"):
         DeviceOptions(block=100)
     with pytest.raises(KirError, match="unknown GPU scheme"):
         DeviceOptions(scheme="3d")
+    with pytest.raises(KirError, match="tile must be between 1 and the block size 64"):
+        DeviceOptions(block=64, tile=65)
+    with pytest.raises(KirError, match="chunk must be at least 1"):
+        DeviceOptions(chunk=0)
 
 
 def _ptxas_or_skip() -> str:

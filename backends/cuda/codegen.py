@@ -17,9 +17,10 @@ axis). Each group lowers to up to three functions:
         barrier
     finalize and store the row (or store the state)
 
-T (rows per tile) is the block size, or fewer when a tile of the reduced variables would not
-fit in 48 KB of shared memory; a variable too wide for even one row in shared memory is read
-straight from global memory (the L1/L2 caches serve the whole block the same row).
+T (rows per tile) is the block size (or the `tile` option), fewer when a tile of the reduced
+variables would not fit in 48 KB of shared memory; a variable too wide for even one row in
+shared memory is read straight from global memory (the L1/L2 caches serve the whole block the
+same row).
 
 Ops are lowered by their rules from kir/registry.py and reductions by kir/reductions.py, as
 on the CPU, through `DeviceEmitter`: the CPU emitter on scalars, with libdevice's functions
@@ -35,13 +36,14 @@ from llvmlite import ir
 
 from kir.autodiff import expand
 from kir.backends.cpu.emitter import LLVMEmitter
-from kir.backends.cuda.chunks import ChunkPlan, chunk_plan, chunk_terms
+from kir.backends.cuda.chunks import CHUNK, ChunkPlan, chunk_plan, chunk_terms
 from kir.dialect.formula import ConstantOp, VarOp
 from kir.emitter import MATH_FUNCTIONS
 from kir.reductions import REDUCTION_RULES, ReductionSpec
 from kir.registry import OP_RULES
 
 if TYPE_CHECKING:
+    from kir.backends.cuda.program import DeviceOptions
     from kir.builder import Reduction
     from kir.kernel import Kernel
 
@@ -131,11 +133,14 @@ def tile_width(kernel: Kernel, group: Group, chunks: ChunkPlan | None = None) ->
     return sum(entries) + chunked * (chunks.chunk if chunks else 0)
 
 
-def tile_rows(kernel: Kernel, group: Group, dtype: str, block: int) -> int:
-    """Rows of the reduced variables staged per tile: the block size, or as many as fit in
-    shared memory; 0 when not even one row fits (they are read from global memory)."""
-    row_bytes = tile_width(kernel, group, chunk_plan(kernel, group)) * element_bytes(dtype)
-    return min(block, SHARED_BYTES // max(row_bytes, 1))
+def tile_rows(
+    kernel: Kernel, group: Group, dtype: str, block: int, tile: int | None = None, chunk: int = CHUNK
+) -> int:
+    """Rows of the reduced variables staged per tile: `tile` (default: the block size), or as
+    many as fit in shared memory; 0 when not even one row fits (they are read from global
+    memory)."""
+    row_bytes = tile_width(kernel, group, chunk_plan(kernel, group, chunk=chunk)) * element_bytes(dtype)
+    return min(tile or block, SHARED_BYTES // max(row_bytes, 1))
 
 
 def state_layout(kernel: Kernel, group: Group) -> list[tuple[int, str, int]]:
@@ -267,25 +272,26 @@ def reduce_function(
     kernel: Kernel,
     group: Group,
     dtype: str,
-    block: int,
+    options: DeviceOptions,
     name: str,
     partial: bool = False,
-    fast_math: bool = False,
 ) -> None:
-    """Add the group's reduction kernel to `module`. Parameters: a pointer per kernel argument,
-    a pointer per output of the group (per state component when `partial`), i32 rows, i32
-    reduced; `partial` adds i32 span (reduced rows per split; split = blockIdx.y)."""
+    """Add the group's reduction kernel to `module`, for `options` (block, tile, chunk, fast
+    math). Parameters: a pointer per kernel argument, a pointer per output of the group (per
+    state component when `partial`), i32 rows, i32 reduced; `partial` adds i32 span (reduced
+    rows per split; split = blockIdx.y)."""
+    block = options.block
     float_type = ir.FloatType() if dtype == "float32" else ir.DoubleType()
     pointers = [ir.PointerType(float_type) for _ in kernel.args]
     results = _pointer_types(kernel, group, float_type, partial)
     sizes = [I32, I32, I32] if partial else [I32, I32]
-    f = _Function(module, name, [*pointers, *results, *sizes], float_type, fast_math)
+    f = _Function(module, name, [*pointers, *results, *sizes], float_type, options.fast_math)
     b, em = f.builder, f.em
     args = f.function.args[: len(pointers)]
     outs = f.function.args[len(pointers) : len(pointers) + len(results)]
     rows, reduced = f.function.args[len(pointers) + len(results) :][:2]
 
-    chunks = chunk_plan(kernel, group)
+    chunks = chunk_plan(kernel, group, chunk=options.chunk)
     wide = chunks.wide if chunks else frozenset()
     reduced_specs = [
         (s, p) for s, p in zip(kernel.args, args, strict=True) if s.category == group.reduced_category
@@ -297,7 +303,7 @@ def reduce_function(
         offsets[spec.position] = width
         width += spec.dim
     chunk_stride = chunks.chunk * len(wide_reduced) if chunks else 0
-    rows_per_tile = tile_rows(kernel, group, dtype, block)
+    rows_per_tile = tile_rows(kernel, group, dtype, block, options.tile, options.chunk)
     staged = rows_per_tile > 0
     step = rows_per_tile if staged else block
     if staged:

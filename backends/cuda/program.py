@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from llvmlite import ir
 
+from kir.backends.cuda.chunks import CHUNK
 from kir.backends.cuda.codegen import (
     Group,
     combine_function,
@@ -57,6 +58,11 @@ class DeviceOptions:
     """libdevice's approximate float32 functions (ex2.approx, sin.approx, ...) and
     denormals flushed to zero."""
     multiprocessors: int = DEFAULT_MULTIPROCESSORS
+    tile: int | None = None
+    """Rows of the reduced variables per shared-memory tile; None: the block size. Fewer are
+    staged when they do not fit in 48 KB."""
+    chunk: int = CHUNK
+    """Entries per chunk of the chunked scheme (wide variables)."""
 
     def __post_init__(self) -> None:
         if self.scheme not in SCHEMES:
@@ -65,6 +71,10 @@ class DeviceOptions:
             raise KirError(f"block must be a multiple of 32 between 32 and 1024, got {self.block}")
         if self.splits is not None and self.splits < 1:
             raise KirError(f"splits must be at least 1, got {self.splits}")
+        if self.tile is not None and not 1 <= self.tile <= self.block:
+            raise KirError(f"tile must be between 1 and the block size {self.block}, got {self.tile}")
+        if self.chunk < 1:
+            raise KirError(f"chunk must be at least 1, got {self.chunk}")
 
 
 @dataclass(frozen=True)
@@ -121,28 +131,15 @@ class DeviceProgram:
             for g, group in enumerate(self.groups):
                 if scheme == "1d":
                     reduce_function(
-                        module,
-                        self.kernel,
-                        group,
-                        self.dtype,
-                        self.options.block,
-                        self.function_name("1d", g),
-                        fast_math=fast,
+                        module, self.kernel, group, self.dtype, self.options, self.function_name("1d", g)
                     )
                 else:
+                    partial = self.function_name("partial", g)
                     reduce_function(
-                        module,
-                        self.kernel,
-                        group,
-                        self.dtype,
-                        self.options.block,
-                        self.function_name("partial", g),
-                        partial=True,
-                        fast_math=fast,
+                        module, self.kernel, group, self.dtype, self.options, partial, partial=True
                     )
-                    combine_function(
-                        module, self.kernel, group, self.dtype, self.function_name("combine", g), fast
-                    )
+                    combine = self.function_name("combine", g)
+                    combine_function(module, self.kernel, group, self.dtype, combine, fast)
             self._ir[scheme] = str(module)
         return self._ir[scheme]
 
