@@ -70,7 +70,9 @@ def check_against_reference(
     if GPU_CHECK and _gpu_checkable(kernel, dtype):
         # The same kernel through the CUDA back-end: PTX for ptxas, and the GPU schedule run
         # on the CPU (backends/cuda/emulate.py); its outputs must pass the same comparison.
-        from kir.backends.cuda.emulate import run_emulated
+        from kir.backends.cuda.emulate import EmulatedModule, execute
+        from kir.backends.cuda.program import DeviceOptions, DeviceProgram
+        from kir.runtime.arrays import check_arguments
 
         _assemble(kernel, dtype)
         # At most 37 output rows and 53 reduced ones: blocks and tiles of 32, the last partial.
@@ -80,8 +82,11 @@ def check_against_reference(
             for s, a in zip(kernel.args, arrays, strict=True)
         ]
         small_references = evaluate(kernel.module(dtype), small)
+        checked, _, size_i, size_j = check_arguments(small, kernel.args, dtype)
+        program = DeviceProgram(kernel, dtype, DeviceOptions(block=32, splits=2))
+        module = EmulatedModule(program.llvm_ir("all"))  # both schemes: one host compile
         for scheme in ("1d", "2d"):  # the 2D scheme with 2 splits of 32 reduced rows
-            emulated = tuple(run_emulated(kernel, small, dtype=dtype, block=32, scheme=scheme, splits=2))
+            emulated = tuple(execute(program, checked, size_i, size_j, scheme, module))
             _compare(emulated, small_references, dtype, tolerance, normwise)
     if _cuda_device() is not None:
         # A GPU is lent: the same kernel on the device, on the same data.
@@ -166,13 +171,12 @@ def _assemble(kernel: Kernel, dtype: str) -> None:
     from kir.backends.cuda.program import DeviceProgram
     from kir.backends.cuda.ptx import compile_ptx
 
-    program = DeviceProgram(kernel, dtype)
-    for scheme in ("1d", "2d"):
-        text = compile_ptx(program.llvm_ir(scheme), 80)
-        done = subprocess.run(
-            [ptxas, "-arch=sm_80", "-", "-o", os.devnull], input=text, capture_output=True, text=True
-        )
-        assert done.returncode == 0, done.stderr
+    # The default schedule's kernels of both schemes in one module: one compile, one ptxas run.
+    text = compile_ptx(DeviceProgram(kernel, dtype).llvm_ir("all"), 80)
+    done = subprocess.run(
+        [ptxas, "-arch=sm_80", "-", "-o", os.devnull], input=text, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
 
 
 @pytest.fixture

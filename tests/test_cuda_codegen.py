@@ -128,11 +128,11 @@ def test_fused_kernels_reduce_over_both_indices() -> None:
 
 def test_wide_variables_use_smaller_tiles_or_global_memory() -> None:
     # Max over entries is not a sum: no chunks, the tile holds whole rows.
-    small = kir.compile("Max(x-y)", ["x=Vi(3000)", "y=Vj(3000)"], reduction="Min")
+    small = kir.compile("Max(x-y)", ["x=Vi(500)", "y=Vj(500)"], reduction="Min")
     assert chunk_plan(small, groups_of(small)[0]) is None
-    assert tile_rows(small, groups_of(small)[0], "float32", 192) == 4  # 4 rows of 12 KB
-    huge = kir.compile("Max(x-y)", ["x=Vi(7000)", "y=Vj(7000)"], reduction="Min")
-    assert tile_rows(huge, groups_of(huge)[0], "float64", 192) == 0  # 56 KB: not one row
+    assert tile_rows(small, groups_of(small)[0], "float32", 32) == 24  # 24 rows of 2 KB
+    huge = kir.compile("Max(x-y)", ["x=Vi(6200)", "y=Vj(6200)"], reduction="Min")
+    assert tile_rows(huge, groups_of(huge)[0], "float64", 192) == 0  # 49.6 KB: not one row
     for kernel, dtype in ((small, "float32"), (huge, "float64")):
         arrays = arrays_for(kernel, 33, 9, dtype)
         # The reference evaluator: the CPU back-end unrolls Max over 7000 entries (slow to build).

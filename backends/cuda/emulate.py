@@ -204,9 +204,19 @@ def run_emulated(
     return execute(program, checked, size_i, size_j)
 
 
-def execute(program, arrays: Sequence[np.ndarray], size_i: int, size_j: int) -> list[np.ndarray]:
-    """Carry out `program`'s plan for these (checked, contiguous) arrays on the emulator."""
-    plan = program.plan(size_i, size_j)
+def execute(
+    program,
+    arrays: Sequence[np.ndarray],
+    size_i: int,
+    size_j: int,
+    scheme: str | None = None,
+    module: EmulatedModule | None = None,
+) -> list[np.ndarray]:
+    """Carry out `program`'s plan (in its options' scheme, or `scheme`) for these checked
+    arrays on the emulator; `module`: one EmulatedModule of `program.llvm_ir("all")` to run
+    every launch from (else each scheme's module is compiled)."""
+    plan = program.plan(size_i, size_j, scheme)
+    arrays = [np.ascontiguousarray(a) for a in arrays]
     types = program.kernel.output_types()
     outputs = [
         np.zeros(shape, dtype=np.int64 if t.dtype_name == "i64" else program.dtype)
@@ -219,7 +229,9 @@ def execute(program, arrays: Sequence[np.ndarray], size_i: int, size_j: int) -> 
     buffers = {"arg": list(arrays), "out": outputs, "scratch": scratch}
     modules: dict[str, EmulatedModule] = {}
     for launch in plan.launches:
-        if launch.scheme not in modules:
+        if module is not None:
+            modules[launch.scheme] = module
+        elif launch.scheme not in modules:
             modules[launch.scheme] = EmulatedModule(program.llvm_ir(launch.scheme))
         arguments = [
             ctypes.c_int32(k) if kind == "i32" else ctypes.c_void_p(buffers[kind][k].ctypes.data)

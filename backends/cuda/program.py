@@ -115,8 +115,11 @@ class DeviceProgram:
         return f"kir_{scheme}_{group}"
 
     def llvm_ir(self, scheme: str = "1d") -> str:
-        """The device module (triple nvptx64-nvidia-cuda) of the 1D scheme or of the 2D
-        scheme's two stages ("2d"), every group's functions in it."""
+        """The device module (triple nvptx64-nvidia-cuda) of the 1D scheme, of the 2D scheme's
+        two stages ("2d"), or of both ("all": one compile for checks), every group's
+        functions in it."""
+        if scheme not in ("1d", "2d", "all"):
+            raise KirError(f"no device module {scheme!r}; expected '1d', '2d' or 'all'")
         if scheme not in self._ir:
             module = ir.Module(name=f"kir_{scheme}")
             # The layout before parsing: loads and stores without `align` get the ABI alignment
@@ -129,11 +132,11 @@ class DeviceProgram:
                 )
                 module.add_named_metadata("llvm.module.flags", flag)
             for g, group in enumerate(self.groups):
-                if scheme == "1d":
+                if scheme in ("1d", "all"):
                     reduce_function(
                         module, self.kernel, group, self.dtype, self.options, self.function_name("1d", g)
                     )
-                else:
+                if scheme in ("2d", "all"):
                     partial = self.function_name("partial", g)
                     reduce_function(
                         module, self.kernel, group, self.dtype, self.options, partial, partial=True
@@ -150,22 +153,27 @@ class DeviceProgram:
             for r, t in zip(self.kernel.reductions, types, strict=True)
         ]
 
-    def splits(self, group: Group, rows: int, reduced: int) -> int:
+    def splits(self, group: Group, rows: int, reduced: int, scheme: str | None = None) -> int:
         """Splits of the reduced index for one group's call: 1 is the 1D scheme."""
         options, block = self.options, self.options.block
-        if options.scheme == "1d" or reduced == 0:
+        scheme = scheme or options.scheme
+        if scheme == "1d" or reduced == 0:
             return 1
         if options.splits is not None:
             return min(options.splits, _blocks(reduced, block))
         most = max(1, _blocks(reduced, block * MIN_TILES_PER_SPLIT))
         wanted = options.multiprocessors * BLOCKS_PER_MULTIPROCESSOR
         have = _blocks(rows, block)
-        if options.scheme == "auto" and have >= wanted:
+        if scheme == "auto" and have >= wanted:
             return 1
         return max(1, min(most, _blocks(wanted, max(have, 1))))
 
-    def plan(self, size_i: int, size_j: int) -> Plan:
-        """The launches that compute the kernel's outputs for these sizes."""
+    def plan(self, size_i: int, size_j: int, scheme: str | None = None) -> Plan:
+        """The launches that compute the kernel's outputs for these sizes, in the options'
+        scheme or in `scheme`."""
+        scheme = scheme or self.options.scheme
+        if scheme not in SCHEMES:
+            raise KirError(f"unknown GPU scheme {scheme!r}; expected one of {', '.join(SCHEMES)}")
         for name, size in (("i", size_i), ("j", size_j)):
             if size > MAX_ROWS:
                 raise KirError(
@@ -179,9 +187,9 @@ class DeviceProgram:
             if rows == 0:
                 continue
             outs = tuple(("out", p) for p in group.members)
-            splits = self.splits(group, rows, reduced)
+            splits = self.splits(group, rows, reduced, scheme)
             grid_x = _blocks(rows, block)
-            if splits == 1 and self.options.scheme != "2d":
+            if splits == 1 and scheme != "2d":
                 operands = (*kernel_args, *outs, ("i32", rows), ("i32", reduced))
                 launches.append(Launch("1d", self.function_name("1d", g), (grid_x, 1), block, operands))
                 continue
