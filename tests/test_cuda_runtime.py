@@ -293,6 +293,20 @@ def test_float64_and_the_device_defaults(fake) -> None:
     assert program.options.multiprocessors == 1
 
 
+def test_options_without_a_device_size_take_the_device_s(fake) -> None:
+    """Options that leave `multiprocessors` open plan for the device's, not for 132."""
+    fake.devices = [(9, 0, 1)]
+    kernel, arrays = _case("gauss", 5, 1200, "float64")
+    kernel.device_options = DeviceOptions(block=64)
+    _same(kernel(*_on(arrays)), kernel(*arrays), "float64")
+    # 1 multiprocessor: 4 blocks wanted, 4 splits; 132 (the user's own, kept): 10 (all tiles / 2).
+    assert [launch["grid"] for launch in fake.launches] == [(1, 4), (1, 1)]
+    kernel.device_options = DeviceOptions(block=64, multiprocessors=132)
+    fake.launches.clear()
+    _same(kernel(*_on(arrays)), kernel(*arrays), "float64")
+    assert [launch["grid"] for launch in fake.launches] == [(1, 10), (1, 1)]
+
+
 def test_modules_load_once_per_kernel_scheme_and_device(fake) -> None:
     kernel, arrays = _case("gauss")
     kernel.device_options = DeviceOptions(block=32, scheme="1d")

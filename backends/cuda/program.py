@@ -57,7 +57,9 @@ class DeviceOptions:
     fast_math: bool = False
     """libdevice's approximate float32 functions (ex2.approx, sin.approx, ...) and
     denormals flushed to zero."""
-    multiprocessors: int = DEFAULT_MULTIPROCESSORS
+    multiprocessors: int | None = None
+    """The device size the automatic scheme plans for; None: the device's (read by the
+    runtime; DEFAULT_MULTIPROCESSORS where no device is known)."""
     tile: int | None = None
     """Rows of the reduced variables per shared-memory tile; None: the block size. Fewer are
     staged when they do not fit in 48 KB."""
@@ -162,7 +164,7 @@ class DeviceProgram:
         if options.splits is not None:
             return min(options.splits, _blocks(reduced, block))
         most = max(1, _blocks(reduced, block * MIN_TILES_PER_SPLIT))
-        wanted = options.multiprocessors * BLOCKS_PER_MULTIPROCESSOR
+        wanted = (options.multiprocessors or DEFAULT_MULTIPROCESSORS) * BLOCKS_PER_MULTIPROCESSOR
         have = _blocks(rows, block)
         if scheme == "auto" and have >= wanted:
             return 1

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import ctypes
+import dataclasses
 import os
 import threading
 import time
@@ -263,12 +264,19 @@ def load(
     start = time.perf_counter()
     rt = runtime()
     device = rt.device(ordinal)
-    options = options or DeviceOptions(multiprocessors=device.multiprocessors)
+    options = _for_device(options or DeviceOptions(), device)
     program, key = program_for(kernel, dtype, options)
     with rt.current(device):
         for scheme in schemes:
             rt.module(key, program, scheme, device)
     return time.perf_counter() - start
+
+
+def _for_device(options: DeviceOptions, device: Device) -> DeviceOptions:
+    """`options` with the device's multiprocessor count where they leave it open."""
+    if options.multiprocessors is None:
+        return dataclasses.replace(options, multiprocessors=device.multiprocessors)
+    return options
 
 
 def _device_of(values: Sequence[Any], kernel: Kernel, adapter: ArrayAdapter) -> int:
@@ -322,9 +330,7 @@ def evaluate_on_device(kernel: Kernel, arrays: Sequence[Any], adapter: ArrayAdap
     except CudaUnavailable as error:
         return _on_host(kernel, values, adapter, ordinal, error)
     device = rt.device(ordinal)
-    options = kernel.device_options or DeviceOptions(
-        scheme=_SCHEME.get(), multiprocessors=device.multiprocessors
-    )
+    options = _for_device(kernel.device_options or DeviceOptions(scheme=_SCHEME.get()), device)
     program, key = program_for(kernel, dtype, options)
     plan = program.plan(size_i, size_j)
     types = kernel.output_types()
