@@ -228,6 +228,8 @@ def fake(monkeypatch):
         return ptx
 
     monkeypatch.setattr(runtime, "compile_ptx", compile_ptx)
+    # PTX from the disk cache has no IR for the fake to emulate (tested on its own below).
+    monkeypatch.setenv("KIR_DISK_CACHE", "0")
     monkeypatch.delenv(runtime.FALLBACK_ENV, raising=False)
     monkeypatch.delenv(runtime.SYNC_ENV, raising=False)
     previous = cuda_driver.set_driver(driver)
@@ -305,6 +307,22 @@ def test_options_without_a_device_size_take_the_device_s(fake) -> None:
     fake.launches.clear()
     _same(kernel(*_on(arrays)), kernel(*arrays), "float64")
     assert [launch["grid"] for launch in fake.launches] == [(1, 10), (1, 1)]
+
+
+def test_ptx_comes_from_the_disk_cache_in_a_new_process(fake, monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("KIR_DISK_CACHE", "1")
+    monkeypatch.setenv("KIR_CACHE_DIR", str(tmp_path))
+    kernel, _ = _case("gauss")
+    runtime.load(kernel, "float32", 0, DeviceOptions(block=32), schemes=("1d", "2d"))
+    assert fake.compiled == [80, 80] and len(list(tmp_path.iterdir())) == 2
+    first = [ptx for ptx, _ in fake.loads]
+    monkeypatch.setattr(runtime, "_runtime", None)  # a new process: nothing in memory
+    again, _ = _case("gauss")
+    runtime.load(again, "float32", 0, DeviceOptions(block=32), schemes=("1d", "2d"))
+    assert fake.compiled == [80, 80]  # no compile: both modules' PTX read back
+    assert [ptx for ptx, _ in fake.loads][2:] == first
+    runtime.load(again, "float32", 0, DeviceOptions(block=64), schemes=("1d",))  # other options
+    assert fake.compiled == [80, 80, 80]
 
 
 def test_modules_load_once_per_kernel_scheme_and_device(fake) -> None:

@@ -26,8 +26,9 @@ from kir.backends.cuda import driver as cuda
 from kir.backends.cuda.adapters import ArrayAdapter, host_description
 from kir.backends.cuda.driver import CudaError, CudaUnavailable, check
 from kir.backends.cuda.program import SCHEMES, DeviceOptions, DeviceProgram
-from kir.backends.cuda.ptx import PTX_VERSIONS, compile_ptx
+from kir.backends.cuda.ptx import PTX_VERSIONS, compile_ptx, find_libdevice
 from kir.errors import ArgumentError, KirError
+from kir.runtime import disk_cache
 from kir.runtime.arrays import check_layout
 
 if TYPE_CHECKING:
@@ -161,7 +162,7 @@ class Runtime:
                 capability = compile_capability(device.capability)
                 ptx = self.ptx.get((key, scheme, capability))
                 if ptx is None:
-                    ptx = compile_ptx(program.llvm_ir(scheme), capability)
+                    ptx = cached_ptx(key, program, scheme, capability)
                     self.ptx[(key, scheme, capability)] = ptx
                 loaded = self._load(ptx, scheme, device)
                 self.modules[(key, scheme, device.ordinal)] = loaded
@@ -215,6 +216,28 @@ class Runtime:
         )
         if os.environ.get(SYNC_ENV) == "1":
             check(d, d.cuStreamSynchronize(stream), f"cuStreamSynchronize after {call}", name)
+
+
+def _libdevice_stamp() -> str:
+    try:
+        path = find_libdevice()
+    except KirError:
+        return "no libdevice"
+    stat = path.stat()
+    return f"{path} {stat.st_size} {stat.st_mtime_ns}"
+
+
+def cached_ptx(key: tuple, program: DeviceProgram, scheme: str, capability: int) -> str:
+    """`program`'s PTX of `scheme` for sm_<capability>, from kir's disk cache when a process
+    made it before (keyed by the kernel, options, scheme, capability, libdevice and kir's
+    toolchain: kir/runtime/disk_cache.py), else compiled and stored."""
+    disk_key = f"cuda ptx\n{key!r}\n{scheme} sm_{capability}\n{_libdevice_stamp()}"
+    stored = disk_cache.load(disk_key)
+    if stored is not None and stored[0].get("kind") == "ptx":
+        return stored[1].decode()
+    ptx = compile_ptx(program.llvm_ir(scheme), capability)
+    disk_cache.store(disk_key, {"kind": "ptx"}, ptx.encode())
+    return ptx
 
 
 _runtime: Runtime | None = None
