@@ -342,7 +342,12 @@ def reduce_function(
         spec = _spec(r)
         rule = REDUCTION_RULES[r.kind]
         roots = [expand(root) for root in r.roots]
-        plans.append((spec, rule, f.slots(rule.init(em, spec)), roots))
+        running = f.slots(rule.init(em, spec))
+        # Sums go tile by tile (KeOps' block_sum): a tile's terms in a state of their own,
+        # combined into the running state after the tile, so that float32 totals over
+        # millions of terms round like sums of tiles. Ranked reductions are exact in any order.
+        per_tile = f.slots(rule.init(em, spec)) if rule.admits is None else None
+        plans.append((spec, rule, running, roots, per_tile))
     if chunks:  # the chunked sums of each pair of a tile (local memory, indexed at run time)
         sums_type = ir.ArrayType(float_type, step * len(chunks.roots))
         sums = b.alloca(sums_type, name="chunk_sums")
@@ -442,12 +447,19 @@ def reduce_function(
             if chunks:
                 for k, root in enumerate(chunks.roots):
                     computed[id(root)] = [b.load(sum_slot(local, k))]
-            for spec, rule, slots, roots in plans:
+            for spec, rule, running, roots, per_tile in plans:
+                slots = per_tile or running
                 formulas = [formula_entries(root, values, em, computed) for root in roots]
                 weights = formulas[1] if len(formulas) > 1 else None
                 f.store(slots, rule.update(em, spec, f.load(slots), formulas[0], weights, index))
 
+        for spec, rule, _, _, per_tile in plans:
+            if per_tile is not None:
+                f.store(per_tile, rule.init(em, spec))
         f.loop("pair", ir.Constant(I32, 0), pairs, ir.Constant(I32, 1), pair)
+        for spec, rule, running, _, per_tile in plans:
+            if per_tile is not None:
+                f.store(running, rule.combine(em, spec, f.load(running), f.load(per_tile)))
         if staged:
             barrier(b)
 
@@ -456,12 +468,12 @@ def reduce_function(
     b.cbranch(active, store_row, done)
     b.position_at_end(store_row)
     if partial:
-        components = [values for _, _, slots, _ in plans for values in f.load(slots)]
+        components = [values for _, _, slots, _, _ in plans for values in f.load(slots)]
         for out, values in zip(outs, components, strict=True):
             _store_row(b, out, b.add(b.mul(split, rows), row), values)
     else:
         output_types = kernel.output_types()
-        for out, (spec, rule, slots, _), position in zip(outs, plans, group.members, strict=True):
+        for out, (spec, rule, slots, _, _), position in zip(outs, plans, group.members, strict=True):
             result = rule.finalize(em, spec, f.load(slots))
             assert len(result) == output_types[position].size
             _store_row(b, out, row, result)
