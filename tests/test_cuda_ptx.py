@@ -100,3 +100,19 @@ def test_libdevice_is_linked_and_trimmed(capability, tmp_path) -> None:
         text=True,
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_the_libdevice_subset_is_kept_on_disk(tmp_path, monkeypatch) -> None:
+    _libdevice_or_skip()
+    monkeypatch.setenv("KIR_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(ptx, "_LIBDEVICE_SUBSETS", {})
+    first = ptx.compile_ptx(KERNEL, 80)
+    assert len(list(tmp_path.iterdir())) == 1  # the subset for {__nv_expf}
+    # A new process: nothing in memory, and libdevice itself is not parsed again.
+    monkeypatch.setattr(ptx, "_LIBDEVICE_SUBSETS", {})
+
+    def unreadable() -> bytes:
+        raise AssertionError("libdevice parsed again")
+
+    monkeypatch.setattr(ptx, "_libdevice_bitcode", unreadable)
+    assert ptx.compile_ptx(KERNEL, 80) == first

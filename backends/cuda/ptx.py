@@ -16,6 +16,7 @@ from pathlib import Path
 import llvmlite.binding as llvm
 
 from kir.errors import KirError
+from kir.runtime import disk_cache
 
 TRIPLE = "nvptx64-nvidia-cuda"
 DATA_LAYOUT = "e-i64:64-i128:128-v16:16-v32:32-n16:32:64"
@@ -87,19 +88,29 @@ def _libdevice_bitcode() -> bytes:
 
 _LIBDEVICE_SUBSETS: dict[frozenset[str], bytes] = {}
 """libdevice trimmed to the functions a module calls (and theirs), as bitcode, per set of
-names: parsing all of libdevice takes ~80 ms, its subset for a formula a millisecond."""
+names: parsing all of libdevice takes ~80 ms, its subset for a formula a millisecond. Kept
+on disk too (kir/runtime/disk_cache.py)."""
 
 
 def _libdevice_for(names: frozenset[str], builder: llvm.PassBuilder) -> llvm.ModuleRef:
     if names not in _LIBDEVICE_SUBSETS:
-        library = llvm.parse_bitcode(_libdevice_bitcode())
-        for function in library.functions:
-            if not function.is_declaration and function.name not in names:
-                function.linkage = "internal"
-        cleanup = llvm.create_new_module_pass_manager()
-        cleanup.add_global_dead_code_eliminate_pass()
-        cleanup.run(library, builder)
-        _LIBDEVICE_SUBSETS[names] = library.as_bitcode()
+        # Also on disk (kir's cache): a new formula in a new process skips the full parse.
+        path = find_libdevice()
+        stat = path.stat()
+        key = f"libdevice subset\n{path} {stat.st_size} {stat.st_mtime_ns}\n{' '.join(sorted(names))}"
+        stored = disk_cache.load(key)
+        if stored is not None and stored[0].get("kind") == "libdevice":
+            _LIBDEVICE_SUBSETS[names] = stored[1]
+        else:
+            library = llvm.parse_bitcode(_libdevice_bitcode())
+            for function in library.functions:
+                if not function.is_declaration and function.name not in names:
+                    function.linkage = "internal"
+            cleanup = llvm.create_new_module_pass_manager()
+            cleanup.add_global_dead_code_eliminate_pass()
+            cleanup.run(library, builder)
+            _LIBDEVICE_SUBSETS[names] = library.as_bitcode()
+            disk_cache.store(key, {"kind": "libdevice"}, _LIBDEVICE_SUBSETS[names])
     return llvm.parse_bitcode(_LIBDEVICE_SUBSETS[names])
 
 
