@@ -21,14 +21,21 @@ from kir.context import module_text
 from kir.dialect import loops as kirl
 from kir.dialect.core import REDUCTIONS, reduction_result_type
 from kir.dialect.types import VecType
-from kir.errors import ArgumentError, KirError
+from kir.errors import KirError
 from kir.frontends.dsl import parse_aliases, parse_formula
 from kir.frontends.expr import Expr, structure, variables_of
 from kir.pipeline import Schedule, formula_passes, loop_passes, run_passes
 from kir.reductions import KEOPS_REDUCTIONS, ReductionSpec
 from kir.registry import OP_RULES
 from kir.runtime import disk_cache
-from kir.runtime.arrays import DTYPES, SHORT_DTYPES, ArgumentSpec, check_arguments, is_torch_tensor
+from kir.runtime.arrays import (
+    DTYPES,
+    SHORT_DTYPES,
+    ArgumentSpec,
+    check_arguments,
+    is_torch_tensor,
+    reduced_sizes,
+)
 from kir.runtime.launch import LaunchPlan, Output
 
 if TYPE_CHECKING:
@@ -354,13 +361,7 @@ class Kernel:
 
     def _launch_plan(self, dtype: str, size_i: int | None, size_j: int | None) -> LaunchPlan:
         """The launch plan for `dtype` and the sizes (M, N), made on first use and kept."""
-        rows, reduced = (size_i, size_j) if self.axis == 1 else (size_j, size_i)
-        for size, index, what in (
-            (rows, "i" if self.axis == 1 else "j", "number of output rows"),
-            (reduced, "j" if self.axis == 1 else "i", "size of the reduced index"),
-        ):
-            if size is None:
-                raise ArgumentError(f"the formula has no {index}-variable, so the {what} is unknown")
+        rows, reduced = reduced_sizes(self.axis, size_i, size_j)
         key = (dtype, rows, reduced)
         plan = self._plans_by_size.get(key)
         if plan is not None:

@@ -197,10 +197,22 @@ class _Function:
         b.branch(head)
         b.position_at_end(after)
 
-    def entries(self, pointer: ir.Value, index: ir.Value, dim: int, element: ir.Type | None = None):
+    def entries(
+        self,
+        pointer: ir.Value,
+        index: ir.Value,
+        dim: int,
+        count: int | None = None,
+        column: ir.Value | None = None,
+    ) -> list[ir.Value]:
+        """Row `index` of a row-major array of rows of `dim` entries: its `count` entries (all
+        by default) from `column` (i32, default 0) on."""
         b = self.builder
         base = b.mul(b.sext(index, I64), ir.Constant(I64, dim))
-        return [b.load(b.gep(pointer, [b.add(base, ir.Constant(I64, d))])) for d in range(dim)]
+        if column is not None:
+            base = b.add(base, b.sext(column, I64))
+        count = dim if count is None else count
+        return [b.load(b.gep(pointer, [b.add(base, ir.Constant(I64, d))])) for d in range(count)]
 
     def min(self, a: ir.Value, b: ir.Value) -> ir.Value:
         return self.builder.select(self.builder.icmp_signed("<", a, b), a, b)
@@ -375,10 +387,7 @@ def reduce_function(
             _stage(f, chunk_tile, chunk_stride, copies, start, count, thread, threads)
         mine = {}
         for spec, pointer in wide_rows:
-            base = b.add(b.mul(b.sext(safe_row, I64), ir.Constant(I64, spec.dim)), b.sext(column, I64))
-            mine[spec.position] = [
-                b.load(b.gep(pointer, [b.add(base, ir.Constant(I64, d))])) for d in range(entries)
-            ]
+            mine[spec.position] = f.entries(pointer, safe_row, spec.dim, entries, column)
         if staged:
             barrier(b)
 
@@ -390,13 +399,7 @@ def reduce_function(
                         f, chunk_tile, chunk_stride, local, k * chunks.chunk, entries
                     )
                 else:
-                    base = b.add(
-                        b.mul(b.sext(b.add(start, local), I64), ir.Constant(I64, spec.dim)),
-                        b.sext(column, I64),
-                    )
-                    slices[spec.position] = [
-                        b.load(b.gep(pointer, [b.add(base, ir.Constant(I64, d))])) for d in range(entries)
-                    ]
+                    slices[spec.position] = f.entries(pointer, b.add(start, local), spec.dim, entries, column)
             values = narrow_values(start, local)
             cache: dict[int, list[ir.Value]] = {}
             totals = [b.load(sum_slot(local, k)) for k in range(len(chunks.roots))]

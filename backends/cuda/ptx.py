@@ -86,6 +86,27 @@ def _libdevice_bitcode() -> bytes:
     return find_libdevice().read_bytes()
 
 
+def libdevice_stamp() -> str:
+    """libdevice's path, size and modification time (what cached code made with it depends
+    on); "no libdevice" when there is none."""
+    try:
+        path = find_libdevice()
+    except KirError:
+        return "no libdevice"
+    stat = path.stat()
+    return f"{path} {stat.st_size} {stat.st_mtime_ns}"
+
+
+def _keep_only(module: llvm.ModuleRef, names, builder: llvm.PassBuilder) -> None:
+    """Every defined function but `names` internal, then whatever is unused dropped."""
+    for function in module.functions:
+        if not function.is_declaration and function.name not in names:
+            function.linkage = "internal"
+    cleanup = llvm.create_new_module_pass_manager()
+    cleanup.add_global_dead_code_eliminate_pass()
+    cleanup.run(module, builder)
+
+
 _LIBDEVICE_SUBSETS: dict[frozenset[str], bytes] = {}
 """libdevice trimmed to the functions a module calls (and theirs), as bitcode, per set of
 names: parsing all of libdevice takes ~80 ms, its subset for a formula a millisecond. Kept
@@ -95,20 +116,13 @@ on disk too (kir/runtime/disk_cache.py)."""
 def _libdevice_for(names: frozenset[str], builder: llvm.PassBuilder) -> llvm.ModuleRef:
     if names not in _LIBDEVICE_SUBSETS:
         # Also on disk (kir's cache): a new formula in a new process skips the full parse.
-        path = find_libdevice()
-        stat = path.stat()
-        key = f"libdevice subset\n{path} {stat.st_size} {stat.st_mtime_ns}\n{' '.join(sorted(names))}"
+        key = f"libdevice subset\n{libdevice_stamp()}\n{' '.join(sorted(names))}"
         stored = disk_cache.load(key)
         if stored is not None and stored[0].get("kind") == "libdevice":
             _LIBDEVICE_SUBSETS[names] = stored[1]
         else:
             library = llvm.parse_bitcode(_libdevice_bitcode())
-            for function in library.functions:
-                if not function.is_declaration and function.name not in names:
-                    function.linkage = "internal"
-            cleanup = llvm.create_new_module_pass_manager()
-            cleanup.add_global_dead_code_eliminate_pass()
-            cleanup.run(library, builder)
+            _keep_only(library, names, builder)
             _LIBDEVICE_SUBSETS[names] = library.as_bitcode()
             disk_cache.store(key, {"kind": "libdevice"}, _LIBDEVICE_SUBSETS[names])
     return llvm.parse_bitcode(_LIBDEVICE_SUBSETS[names])
@@ -154,16 +168,11 @@ def compile_ptx(llvm_ir: str, capability: int = 80) -> str:
             libdevice = _libdevice_for(called, builder)
             libdevice.triple, libdevice.data_layout = TRIPLE, DATA_LAYOUT
             module.link_in(libdevice)
-        for function in module.functions:
-            if not function.is_declaration and function.name not in kernels:
-                function.linkage = "internal"
-        cleanup = llvm.create_new_module_pass_manager()
-        cleanup.add_global_dead_code_eliminate_pass()
         # Unused libdevice functions dropped before O3 (optimizing all of libdevice would
         # cost most of the compile); O3 (NVPTX's own passes, NVVMReflect among them, fold
         # libdevice's __nvvm_reflect queries); then what O3 left unused.
-        cleanup.run(module, builder)
+        _keep_only(module, kernels, builder)
         builder.getModulePassManager().run(module, builder)
-        cleanup.run(module, builder)
+        _keep_only(module, kernels, builder)
         module.verify()
         return machine.emit_assembly(module)

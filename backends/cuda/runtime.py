@@ -26,10 +26,10 @@ from kir.backends.cuda import driver as cuda
 from kir.backends.cuda.adapters import ArrayAdapter, host_description
 from kir.backends.cuda.driver import CudaError, CudaUnavailable, check
 from kir.backends.cuda.program import SCHEMES, DeviceOptions, DeviceProgram
-from kir.backends.cuda.ptx import PTX_VERSIONS, compile_ptx, find_libdevice
+from kir.backends.cuda.ptx import PTX_VERSIONS, compile_ptx, libdevice_stamp
 from kir.errors import ArgumentError, KirError
 from kir.runtime import disk_cache
-from kir.runtime.arrays import check_layout
+from kir.runtime.arrays import check_count, check_layout, reduced_sizes
 
 if TYPE_CHECKING:
     from kir.kernel import Kernel
@@ -218,20 +218,11 @@ class Runtime:
             check(d, d.cuStreamSynchronize(stream), f"cuStreamSynchronize after {call}", name)
 
 
-def _libdevice_stamp() -> str:
-    try:
-        path = find_libdevice()
-    except KirError:
-        return "no libdevice"
-    stat = path.stat()
-    return f"{path} {stat.st_size} {stat.st_mtime_ns}"
-
-
 def cached_ptx(key: tuple, program: DeviceProgram, scheme: str, capability: int) -> str:
     """`program`'s PTX of `scheme` for sm_<capability>, from kir's disk cache when a process
     made it before (keyed by the kernel, options, scheme, capability, libdevice and kir's
     toolchain: kir/runtime/disk_cache.py), else compiled and stored."""
-    disk_key = f"cuda ptx\n{key!r}\n{scheme} sm_{capability}\n{_libdevice_stamp()}"
+    disk_key = f"cuda ptx\n{key!r}\n{scheme} sm_{capability}\n{libdevice_stamp()}"
     stored = disk_cache.load(disk_key)
     if stored is not None and stored[0].get("kind") == "ptx":
         return stored[1].decode()
@@ -325,29 +316,16 @@ def _device_of(values: Sequence[Any], kernel: Kernel, adapter: ArrayAdapter) -> 
     return ordinals.pop() if ordinals else 0
 
 
-def _sizes(kernel: Kernel, size_i: int | None, size_j: int | None) -> tuple[int, int]:
-    rows, reduced = (size_i, size_j) if kernel.axis == 1 else (size_j, size_i)
-    for size, index, what in (
-        (rows, "i" if kernel.axis == 1 else "j", "number of output rows"),
-        (reduced, "j" if kernel.axis == 1 else "i", "size of the reduced index"),
-    ):
-        if size is None:
-            raise ArgumentError(f"the formula has no {index}-variable, so the {what} is unknown")
-    return size_i, size_j
-
-
 def evaluate_on_device(kernel: Kernel, arrays: Sequence[Any], adapter: ArrayAdapter) -> list:
     """The kernel's outputs for device arrays of `adapter`'s library, as arrays of it."""
     values = list(arrays)
-    if len(values) != len(kernel.args):
-        expected = ", ".join(s.name for s in kernel.args)
-        raise ArgumentError(f"the kernel takes {len(kernel.args)} arguments ({expected}), got {len(values)}")
+    check_count(len(values), kernel.args)
     ordinal = _device_of(values, kernel, adapter)
     shapes = [tuple(v.shape) for v in values]
     dtype, size_i, size_j = check_layout(
         shapes, [adapter.dtype_name(v) for v in values], kernel.args, kernel.dtype
     )
-    size_i, size_j = _sizes(kernel, size_i, size_j)
+    reduced_sizes(kernel.axis, size_i, size_j)
     try:
         rt = runtime()
     except CudaUnavailable as error:

@@ -61,7 +61,7 @@ def check_arguments(
     """Validated arrays, their dtype name, and the sizes (M, N). Arrays are C-contiguous except
     those of category `packed` (the reduced index), which the launch copies into lane groups
     anyway: a strided or transposed view of them is read as it is, with no copy before."""
-    _check_count(len(values), specs)
+    check_count(len(values), specs)
     arrays = [to_numpy(v, s) for v, s in zip(values, specs, strict=True)]
     # dtype.name is slow (a string built per call); the scalar types say the same.
     names = [_NAMES.get(a.dtype.type) or str(a.dtype) for a in arrays]
@@ -76,7 +76,8 @@ def check_arguments(
     return checked, found, size_i, size_j
 
 
-def _check_count(count: int, specs: Sequence[ArgumentSpec]) -> None:
+def check_count(count: int, specs: Sequence[ArgumentSpec]) -> None:
+    """An ArgumentError unless `count` arguments were given for `specs`."""
     if count != len(specs):
         expected = ", ".join(s.name for s in specs)
         raise ArgumentError(f"the kernel takes {len(specs)} arguments ({expected}), got {count}")
@@ -87,7 +88,7 @@ def check_layout(
 ) -> tuple[str, int | None, int | None]:
     """The checks on arguments' shapes and dtype names (every array kind, device arrays
     included): their dtype name and the sizes (M, N)."""
-    _check_count(len(shapes), specs)
+    check_count(len(shapes), specs)
     for name, spec in zip(dtypes, specs, strict=True):
         if name not in DTYPES:
             raise ArgumentError(f"{spec.describe()} has dtype {name}; kir takes float32 or float64")
@@ -118,3 +119,16 @@ def check_layout(
     size_i = sizes["i"][0] if "i" in sizes else None
     size_j = sizes["j"][0] if "j" in sizes else None
     return found, size_i, size_j
+
+
+def reduced_sizes(axis: int, size_i: int | None, size_j: int | None) -> tuple[int, int]:
+    """(output rows, reduced rows) of a call reducing over `axis`; an ArgumentError when the
+    formula has no variable of an index, so that its size is unknown."""
+    rows, reduced = (size_i, size_j) if axis == 1 else (size_j, size_i)
+    for size, index, what in (
+        (rows, "i" if axis == 1 else "j", "number of output rows"),
+        (reduced, "j" if axis == 1 else "i", "size of the reduced index"),
+    ):
+        if size is None:
+            raise ArgumentError(f"the formula has no {index}-variable, so the {what} is unknown")
+    return rows, reduced
